@@ -1,0 +1,376 @@
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/reprise-wasm/reprise/abi"
+	"github.com/reprise-wasm/reprise/engine"
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// imports lists ABI v1's host calls. Each is written once, against the
+// engine-neutral interface.
+func (h *Host) imports() []engine.Import {
+	i32, i64 := engine.I32, engine.I64
+	fn := func(name string, params, results []engine.ValueType, f engine.HostFunc) engine.Import {
+		return engine.Import{Module: abi.Module, Name: name, Params: params, Results: results, Func: f}
+	}
+	p := func(ts ...engine.ValueType) []engine.ValueType { return ts }
+	return []engine.Import{
+		fn(abi.ImportInput, p(i32, i32), p(i32), callInput),
+		fn(abi.ImportResolve, p(i32, i32), p(i32), callResolve),
+		fn(abi.ImportReject, p(i32, i32), p(i32), callReject),
+		fn(abi.ImportInvoke, p(i32, i32, i32, i32), p(i32), callInvoke),
+		fn(abi.ImportSleep, p(i64), p(i32), callSleep),
+		fn(abi.ImportPromise, p(i64), p(i32), callPromise),
+		fn(abi.ImportHTTP, p(i32, i32), p(i32), callHTTP),
+		fn(abi.ImportAwait, p(i32), p(i32), callAwait),
+		fn(abi.ImportAwaitAny, p(i32, i32), p(i32), callAwaitAny),
+		fn(abi.ImportValue, p(i32, i32, i32), p(i32), callValue),
+		fn(abi.ImportPromiseID, p(i32, i32, i32), p(i32), callPromiseID),
+		fn(abi.ImportNow, nil, p(i64), callNow),
+		fn(abi.ImportRandom, p(i32, i32), p(i32), callRandom),
+		fn(abi.ImportLog, p(i32, i32, i32), nil, callLog),
+	}
+}
+
+func ret(stack []uint64, v int32) { stack[0] = uint64(uint32(v)) }
+
+// copyOut implements the length-then-copy convention: b goes to buf only
+// when it fits; the length is returned either way.
+func copyOut(mem engine.Memory, buf, capacity uint32, b []byte) int32 {
+	if len(b) > 0 && uint32(len(b)) <= capacity && !mem.Write(buf, b) {
+		return abi.ErrBadMemory
+	}
+	return int32(len(b))
+}
+
+// readIn copies n guest bytes at ptr, checking the size limit first.
+func (r *run) readIn(mem engine.Memory, ptr, n uint32, limit int) ([]byte, int32) {
+	if int64(n) > int64(limit) {
+		return nil, abi.ErrTooLarge
+	}
+	v, ok := mem.Read(ptr, n)
+	if !ok {
+		return nil, abi.ErrBadMemory
+	}
+	return append([]byte(nil), v...), 0
+}
+
+func callInput(ctx context.Context, mem engine.Memory, stack []uint64) {
+	r := runOf(ctx)
+	ret(stack, copyOut(mem, uint32(stack[0]), uint32(stack[1]), r.input))
+}
+
+func callResolve(ctx context.Context, mem engine.Memory, stack []uint64) {
+	ret(stack, runOf(ctx).setOutcome(mem, stack, store.Resolved))
+}
+
+func callReject(ctx context.Context, mem engine.Memory, stack []uint64) {
+	ret(stack, runOf(ctx).setOutcome(mem, stack, store.Rejected))
+}
+
+func (r *run) setOutcome(mem engine.Memory, stack []uint64, s store.State) int32 {
+	if r.outcome != store.Pending {
+		return abi.ErrAlreadySet
+	}
+	b, code := r.readIn(mem, uint32(stack[0]), uint32(stack[1]), r.h.cfg.MaxPayload)
+	if code != 0 {
+		return code
+	}
+	r.outcome, r.result = s, b
+	return 0
+}
+
+func callInvoke(ctx context.Context, mem engine.Memory, stack []uint64) {
+	r := runOf(ctx)
+	nameLen := uint32(stack[1])
+	if nameLen == 0 || nameLen > maxNameLen {
+		ret(stack, abi.ErrBadArgument)
+		return
+	}
+	name, code := r.readIn(mem, uint32(stack[0]), nameLen, maxNameLen)
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	args, code := r.readIn(mem, uint32(stack[2]), uint32(stack[3]), r.h.cfg.MaxPayload)
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	d := digest(store.OpInvoke, name, args)
+	seq, e := r.step(store.OpInvoke, d)
+	hd := &r.handles[seq-1]
+	hd.op, hd.id = store.OpInvoke, r.childID(seq)
+	if e == nil {
+		r.startChild(seq, d, string(name), args)
+	}
+	ret(stack, int32(seq))
+}
+
+// startChild records a new child execution, started once the step is durable.
+func (r *run) startChild(seq uint32, d [16]byte, name string, args []byte) {
+	id := r.childID(seq)
+	exec := store.Execution{ID: id, Function: name, Parent: r.exec.ID, Attempt: 1, AttemptStart: time.Now().UnixNano()}
+	// An unknown function is not the parent's bug to trap on: the child
+	// starts without a module and its promise rejects saying so.
+	if f, err := r.h.function(r.ctx, name); err == nil {
+		exec.Module, exec.Entry = f.Module, f.Entry
+	}
+	r.pending.Starts = append(r.pending.Starts, store.Start{
+		Promise: store.Create{ID: id, Timeout: store.NoTimeout, Param: store.Value{Data: args},
+			IdempotencyKey: keyOf(d), Tags: map[string]string{tagFunction: name}},
+		Execution: exec,
+	})
+	r.startSeqs = append(r.startSeqs, seq)
+	r.record(seq, store.OpInvoke, d, id, nil)
+}
+
+// keyOf makes a request digest an idempotency key: re-issuing the same call
+// at the same step (a replay, a retry) finds the promise; another call fails.
+func keyOf(d [16]byte) string {
+	const hexd = "0123456789abcdef"
+	b := make([]byte, 32)
+	for i, c := range d {
+		b[2*i], b[2*i+1] = hexd[c>>4], hexd[c&15]
+	}
+	return string(b)
+}
+
+func be64(v int64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(v))
+	return b[:]
+}
+
+// promiseCall is sleep and promise: a new promise with a timeout.
+func (r *run) promiseCall(op store.Op, durNs int64, tags map[string]string) int32 {
+	ms := (durNs + 999_999) / 1_000_000 // round up to whole ms
+	d := digest(op, be64(ms))
+	seq, e := r.step(op, d)
+	hd := &r.handles[seq-1]
+	hd.op, hd.id = op, r.childID(seq)
+	if op == store.OpSleep {
+		hd.sleepNs = ms * 1_000_000
+	}
+	if e == nil {
+		timeout := store.NoTimeout
+		if ms > 0 || op == store.OpSleep {
+			timeout = time.Now().UnixMilli() + ms
+		}
+		r.pending.Creates = append(r.pending.Creates, store.Create{ID: hd.id, Timeout: timeout, IdempotencyKey: keyOf(d), Tags: tags})
+		r.createSeqs = append(r.createSeqs, seq)
+		r.record(seq, op, d, hd.id, nil)
+	}
+	return int32(seq)
+}
+
+func callSleep(ctx context.Context, mem engine.Memory, stack []uint64) {
+	ns := int64(stack[0])
+	if ns < 0 {
+		ret(stack, abi.ErrBadArgument)
+		return
+	}
+	ret(stack, runOf(ctx).promiseCall(store.OpSleep, ns, map[string]string{store.TimeoutTag: "true", tagKind: "sleep"}))
+}
+
+func callPromise(ctx context.Context, mem engine.Memory, stack []uint64) {
+	ret(stack, runOf(ctx).promiseCall(store.OpPromise, max(int64(stack[0]), 0), map[string]string{tagKind: "promise"}))
+}
+
+func callHTTP(ctx context.Context, mem engine.Memory, stack []uint64) {
+	r := runOf(ctx)
+	req, code := r.readIn(mem, uint32(stack[0]), uint32(stack[1]), r.h.cfg.MaxPayload+64<<10)
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	var hr abi.HTTPRequest
+	if err := json.Unmarshal(req, &hr); err != nil || hr.URL == "" {
+		ret(stack, abi.ErrBadArgument)
+		return
+	}
+	if len(hr.Body) > r.h.cfg.MaxPayload {
+		ret(stack, abi.ErrTooLarge)
+		return
+	}
+	d := digest(store.OpHTTP, req)
+	seq, e := r.step(store.OpHTTP, d)
+	hd := &r.handles[seq-1]
+	hd.op, hd.id, hd.req = store.OpHTTP, r.childID(seq), req
+	if e != nil {
+		r.recoverHTTP(hd, hr.Idempotent)
+		ret(stack, int32(seq))
+		return
+	}
+	// Intent, then outcome: the request leaves only once its intent is durable.
+	r.h.claimHTTP(hd.id)
+	r.pending.Creates = append(r.pending.Creates, store.Create{ID: hd.id, Timeout: store.NoTimeout,
+		Param: store.Value{Data: req}, IdempotencyKey: keyOf(d), Tags: map[string]string{tagKind: "http"}})
+	r.createSeqs = append(r.createSeqs, seq)
+	r.record(seq, store.OpHTTP, d, hd.id, nil)
+	r.pendingHTTP = append(r.pendingHTTP, seq)
+	r.flush()
+	ret(stack, int32(seq))
+}
+
+func callAwait(ctx context.Context, mem engine.Memory, stack []uint64) {
+	r := runOf(ctx)
+	hd := r.handle(int32(stack[0]))
+	if hd == nil {
+		ret(stack, abi.ErrBadHandle)
+		return
+	}
+	r.awaitAny([]*handle{hd})
+	ret(stack, r.settledState(hd))
+}
+
+func callAwaitAny(ctx context.Context, mem engine.Memory, stack []uint64) {
+	r := runOf(ctx)
+	n := int32(stack[1])
+	if n <= 0 || n > 4096 {
+		ret(stack, abi.ErrBadArgument)
+		return
+	}
+	raw, ok := mem.Read(uint32(stack[0]), uint32(n)*4)
+	if !ok {
+		ret(stack, abi.ErrBadMemory)
+		return
+	}
+	hs := make([]*handle, n)
+	for i := range hs {
+		if hs[i] = r.handle(int32(binary.LittleEndian.Uint32(raw[4*i:]))); hs[i] == nil {
+			ret(stack, abi.ErrBadHandle)
+			return
+		}
+	}
+	d := digest(store.OpAwaitAny, raw)
+	seq, e := r.step(store.OpAwaitAny, d)
+	var winner int
+	if e != nil && len(e.Outcome) == 4 {
+		winner = int(binary.BigEndian.Uint32(e.Outcome))
+		if winner >= len(hs) {
+			fail(&permanentError{fmt.Errorf("journal of %s: await_any at step %d names index %d of %d", r.exec.ID, seq, winner, len(hs))})
+		}
+		r.awaitAny(hs[winner : winner+1])
+	} else {
+		winner = r.awaitAny(hs)
+		var out [4]byte
+		binary.BigEndian.PutUint32(out[:], uint32(winner))
+		r.record(seq, store.OpAwaitAny, d, "", out[:])
+	}
+	r.settledState(hs[winner])
+	ret(stack, int32(winner))
+}
+
+// handle returns the promise behind a guest's handle, nil when it is not one.
+func (r *run) handle(h int32) *handle {
+	if h <= 0 || int(h) > len(r.handles) {
+		return nil
+	}
+	hd := &r.handles[h-1]
+	if hd.id == "" {
+		return nil // a local step (now, random, await_any): not a promise
+	}
+	return hd
+}
+
+// settledState maps a settled handle to the ABI's state code, advancing
+// virtual time once for a sleep that has elapsed.
+func (r *run) settledState(hd *handle) int32 {
+	if hd.sleepNs > 0 && !hd.advanced {
+		hd.advanced = true
+		r.sys.advance(hd.sleepNs)
+	}
+	switch hd.p.State {
+	case store.Resolved:
+		return abi.StateResolved
+	case store.RejectedCanceled:
+		return abi.StateRejectedCanceled
+	case store.RejectedTimedout:
+		return abi.StateRejectedTimedout
+	default:
+		return abi.StateRejected
+	}
+}
+
+func callValue(ctx context.Context, mem engine.Memory, stack []uint64) {
+	r := runOf(ctx)
+	hd := r.handle(int32(stack[0]))
+	switch {
+	case hd == nil:
+		ret(stack, abi.ErrBadHandle)
+	case !hd.settled:
+		ret(stack, abi.ErrNotSettled)
+	default:
+		ret(stack, copyOut(mem, uint32(stack[1]), uint32(stack[2]), hd.p.Value.Data))
+	}
+}
+
+func callPromiseID(ctx context.Context, mem engine.Memory, stack []uint64) {
+	r := runOf(ctx)
+	id := r.exec.ID
+	if h := int32(stack[0]); h != 0 {
+		hd := r.handle(h)
+		if hd == nil {
+			ret(stack, abi.ErrBadHandle)
+			return
+		}
+		id = hd.id
+	}
+	ret(stack, copyOut(mem, uint32(stack[1]), uint32(stack[2]), []byte(id)))
+}
+
+// digests of calls without arguments, computed once.
+var digestNow = digest(store.OpNow)
+
+func callNow(ctx context.Context, mem engine.Memory, stack []uint64) {
+	r := runOf(ctx)
+	seq, e := r.step(store.OpNow, digestNow)
+	if e != nil && len(e.Outcome) == 8 {
+		stack[0] = binary.BigEndian.Uint64(e.Outcome)
+		return
+	}
+	t := time.Now().UnixNano()
+	r.record(seq, store.OpNow, digestNow, "", be64(t))
+	stack[0] = uint64(t)
+}
+
+func callRandom(ctx context.Context, mem engine.Memory, stack []uint64) {
+	r := runOf(ctx)
+	buf, n := uint32(stack[0]), uint32(stack[1])
+	if n > 4096 {
+		ret(stack, abi.ErrTooLarge)
+		return
+	}
+	if _, ok := mem.Read(buf, n); !ok {
+		ret(stack, abi.ErrBadMemory)
+		return
+	}
+	d := digest(store.OpRandom, be64(int64(n)))
+	seq, e := r.step(store.OpRandom, d)
+	var b []byte
+	if e != nil && len(e.Outcome) == int(n) {
+		b = e.Outcome
+	} else {
+		b = make([]byte, n)
+		rand.Read(b)
+		r.record(seq, store.OpRandom, d, "", b)
+	}
+	mem.Write(buf, b)
+	ret(stack, 0)
+}
+
+func callLog(ctx context.Context, mem engine.Memory, stack []uint64) {
+	r := runOf(ctx)
+	n := min(uint32(stack[2]), 4096)
+	if b, ok := mem.Read(uint32(stack[1]), n); ok {
+		r.logGuest(int32(stack[0]), b)
+	}
+}

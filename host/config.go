@@ -1,0 +1,139 @@
+package host
+
+import (
+	"log/slog"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/reprise-wasm/reprise/engine"
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// Config configures a Host. The zero value of every field but Store is a
+// sensible default.
+type Config struct {
+	Store  store.Store
+	Logger *slog.Logger
+
+	// CacheDir keeps compiled guest code on disk so a restart does not
+	// recompile; "" keeps it in memory.
+	CacheDir string
+
+	// Workers bounds how many guests run (not parked) at once.
+	// Default: 4 × GOMAXPROCS.
+	Workers int
+	// MaxParked bounds instances kept in memory while their execution awaits
+	// (hot); past it the longest-parked is evicted and resumes later by replay
+	// (cold). Default 256. Negative disables parking: every await that has to
+	// wait goes cold.
+	MaxParked int
+	// ReadyInstances is how many fresh instances per module are kept
+	// instantiated ahead of need, off the latency path. Default 2; negative
+	// disables the pool.
+	ReadyInstances int
+
+	// MemoryLimit caps each instance's linear memory in bytes. Default 256 MiB.
+	MemoryLimit uint64
+	// StepTimeout bounds how long a guest may run between two blocking host
+	// calls (await, await_any) or from its start to its end. Default 10s.
+	StepTimeout time.Duration
+	// MaxPayload bounds input, result, invoke arguments and http bodies.
+	// Default 1 MiB.
+	MaxPayload int
+	// MaxSteps bounds the journal of one attempt (and so handles and fan-out).
+	// Default 100,000.
+	MaxSteps int
+
+	// Retry is the policy for attempts that trap.
+	Retry RetryPolicy
+
+	// HTTP grants outbound HTTP. Nil: every http call rejects, saying it is
+	// not enabled.
+	HTTP *HTTPConfig
+
+	// Lease is how long a claimed task stays ours without a heartbeat.
+	// Default 30s.
+	Lease time.Duration
+
+	// testImports are extra host functions for tests that must break the
+	// rules on purpose (an unjournaled source of nondeterminism).
+	testImports []engine.Import
+}
+
+// RetryPolicy says how often and how soon a trapping execution is tried again.
+type RetryPolicy struct {
+	MaxAttempts    int           // including the first; default 3
+	InitialBackoff time.Duration // default 100ms, doubling per attempt
+	MaxBackoff     time.Duration // default 10s
+}
+
+// HTTPConfig grants guests outbound HTTP.
+type HTTPConfig struct {
+	// Allow reports whether a guest may reach host (host name or IP, without
+	// port). Nil allows every host.
+	Allow func(host string) bool
+	// Client sends the requests; nil uses a client with sane timeouts.
+	Client *http.Client
+	// Timeout caps each request. Default 30s.
+	Timeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	if c.MaxParked == 0 {
+		c.MaxParked = 256
+	}
+	if c.ReadyInstances == 0 {
+		c.ReadyInstances = 2
+	}
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit = 256 << 20
+	}
+	if c.StepTimeout <= 0 {
+		c.StepTimeout = 10 * time.Second
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = 1 << 20
+	}
+	if c.MaxSteps <= 0 {
+		c.MaxSteps = 100_000
+	}
+	if c.Retry.MaxAttempts <= 0 {
+		c.Retry.MaxAttempts = 3
+	}
+	if c.Retry.InitialBackoff <= 0 {
+		c.Retry.InitialBackoff = 100 * time.Millisecond
+	}
+	if c.Retry.MaxBackoff <= 0 {
+		c.Retry.MaxBackoff = 10 * time.Second
+	}
+	if c.Lease <= 0 {
+		c.Lease = 30 * time.Second
+	}
+	if c.HTTP != nil {
+		h := *c.HTTP
+		if h.Timeout <= 0 {
+			h.Timeout = 30 * time.Second
+		}
+		if h.Client == nil {
+			h.Client = &http.Client{Timeout: h.Timeout}
+		}
+		c.HTTP = &h
+	}
+	return c
+}
+
+// backoff is the wait before attempt n+1 after attempt n failed.
+func (p RetryPolicy) backoff(n uint32) time.Duration {
+	d := p.InitialBackoff
+	for i := uint32(1); i < n && d < p.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, p.MaxBackoff)
+}

@@ -1,0 +1,414 @@
+// Package host runs durable functions: it loads guests compiled to Wasm, gives
+// them the host calls of ABI v1 (abi/), journals those calls in the store, and
+// resumes every unfinished execution after a restart by replaying its journal.
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/reprise-wasm/reprise/abi"
+	"github.com/reprise-wasm/reprise/engine"
+	"github.com/reprise-wasm/reprise/engine/wazeroengine"
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// Errors callers branch on. They are wrapped with details.
+var (
+	ErrUnknownFunction = errors.New("unknown function")
+	ErrTooLarge        = errors.New("payload too large")
+	ErrBadName         = errors.New("bad name")
+	ErrClosed          = errors.New("host closed")
+)
+
+// Host runs durable functions on one store.
+type Host struct {
+	cfg    Config
+	store  store.Store
+	log    *slog.Logger
+	engine engine.Engine
+	owner  string // this process's worker identity for task leases
+
+	importNames  map[string]bool // abi.Module imports offered
+	extraModules map[string]bool // test-only import modules
+
+	ctx    context.Context // canceled by Close: stops loops and guests
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+
+	slots chan struct{} // running guests
+	kicks struct{ tasks, timers chan struct{} }
+
+	modMu   sync.Mutex
+	modules map[string]*module
+
+	funcMu sync.Mutex
+	funcs  map[string]store.Function // name → latest version seen
+
+	mu       sync.Mutex
+	active   map[string]*active               // executions with a goroutine here
+	watchers map[string]map[*watcher]struct{} // promise id → waiting parties
+	parked   parkList
+	inflight map[string]bool // http promise ids whose request this process is sending
+}
+
+// active is an execution being driven by a goroutine of this host.
+type active struct {
+	run   *run // the current attempt, nil between attempts
+	again bool // a task arrived while it ran: run it once more
+	fresh *fresh
+}
+
+// fresh carries what the host just wrote for a new execution, so running it
+// need not read it back.
+type fresh struct {
+	exec  store.Execution
+	input []byte
+}
+
+// New starts a host on cfg.Store: it claims every unfinished execution the
+// store holds (recovery), then serves timers and tasks until Close.
+func New(ctx context.Context, cfg Config) (*Host, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("host: Config.Store is required")
+	}
+	cfg = cfg.withDefaults()
+	var id [8]byte
+	rand.Read(id[:])
+	h := &Host{
+		cfg:          cfg,
+		store:        cfg.Store,
+		log:          cfg.Logger,
+		owner:        hex.EncodeToString(id[:]),
+		importNames:  map[string]bool{},
+		extraModules: map[string]bool{},
+		slots:        make(chan struct{}, cfg.Workers),
+		modules:      map[string]*module{},
+		funcs:        map[string]store.Function{},
+		active:       map[string]*active{},
+		watchers:     map[string]map[*watcher]struct{}{},
+		inflight:     map[string]bool{},
+	}
+	h.kicks.tasks = make(chan struct{}, 1)
+	h.kicks.timers = make(chan struct{}, 1)
+	imports := h.imports()
+	for _, imp := range imports {
+		h.importNames[imp.Name] = true
+	}
+	for _, imp := range cfg.testImports {
+		h.extraModules[imp.Module] = true
+	}
+	pages := uint32(min(cfg.MemoryLimit/65536, 65536))
+	eng, err := wazeroengine.New(ctx, engine.Config{
+		Imports:          append(imports, cfg.testImports...),
+		CacheDir:         cfg.CacheDir,
+		MemoryLimitPages: pages,
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.engine = eng
+	h.ctx, h.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	h.loop(h.taskLoop)
+	h.loop(h.timerLoop)
+	h.loop(h.heartbeatLoop)
+	h.loop(h.watchdogLoop)
+	return h, nil
+}
+
+func (h *Host) loop(f func()) {
+	h.wg.Add(1)
+	go func() { defer h.wg.Done(); f() }()
+}
+
+// errShutdown is the cause given to executions stopped by Close.
+var errShutdown = errors.New("host shutting down")
+
+// Close stops the host: running guests are stopped and their pending journal
+// entries written, tasks are released so the next start resumes them.
+// It does not close the store.
+func (h *Host) Close(ctx context.Context) error {
+	h.cancel(errShutdown)
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	h.modMu.Lock()
+	for _, m := range h.modules {
+		m.close(context.Background())
+	}
+	h.modules = nil
+	h.modMu.Unlock()
+	return h.engine.Close(context.Background())
+}
+
+func (h *Host) nowMs() int64 { return time.Now().UnixMilli() }
+
+func (h *Host) leaseUntil() int64 { return time.Now().Add(h.cfg.Lease).UnixMilli() }
+
+// kick wakes a loop without blocking.
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Deploy stores wasm and binds name to it as a new version. entry "" means
+// abi.DefaultEntry. The module is compiled and validated first, so a bad one
+// is refused with the reason and nothing is stored.
+func (h *Host) Deploy(ctx context.Context, name string, wasm []byte, entry string) (store.Function, error) {
+	if err := checkName(name); err != nil {
+		return store.Function{}, err
+	}
+	if entry == "" {
+		entry = abi.DefaultEntry
+	}
+	hash := hashModule(wasm)
+	m, err := h.loadCompiled(ctx, hash, wasm, entry)
+	if err != nil {
+		return store.Function{}, err
+	}
+	// One instantiation proves the module links (import signatures, memory
+	// within the cap) and warms the pool.
+	in, err := h.instantiate(ctx, m)
+	if err != nil {
+		return store.Function{}, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+	}
+	select {
+	case m.ready <- in:
+	default:
+		in.inst.Close(ctx)
+	}
+	if err := h.store.PutModule(ctx, hash, wasm); err != nil {
+		return store.Function{}, err
+	}
+	f, err := h.store.PutFunction(ctx, name, hash, entry)
+	if err != nil {
+		return store.Function{}, err
+	}
+	h.funcMu.Lock()
+	h.funcs[name] = f
+	h.funcMu.Unlock()
+	return f, nil
+}
+
+// loadCompiled is loadModule for bytes in hand (at deploy), validating entry
+// even when the module is already compiled for another function.
+func (h *Host) loadCompiled(ctx context.Context, hash string, wasm []byte, entry string) (*module, error) {
+	h.modMu.Lock()
+	m, ok := h.modules[hash]
+	h.modMu.Unlock()
+	if ok {
+		return m, h.validate(m.mod, entry)
+	}
+	m, err := h.compile(ctx, hash, wasm, entry)
+	if err != nil {
+		return nil, err
+	}
+	h.modMu.Lock()
+	if prev, ok := h.modules[hash]; ok {
+		h.modMu.Unlock()
+		m.mod.Close(ctx)
+		return prev, nil
+	}
+	h.modules[hash] = m
+	h.modMu.Unlock()
+	return m, nil
+}
+
+// function returns the latest version of name. Versions deployed through this
+// host are seen at once; a deploy by another node is seen on the next miss.
+func (h *Host) function(ctx context.Context, name string) (store.Function, error) {
+	h.funcMu.Lock()
+	f, ok := h.funcs[name]
+	h.funcMu.Unlock()
+	if ok {
+		return f, nil
+	}
+	f, err := h.store.GetFunction(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, fmt.Errorf("%w %q: no function of that name is deployed; deploy it first", ErrUnknownFunction, name)
+	}
+	if err != nil {
+		return f, err
+	}
+	h.funcMu.Lock()
+	h.funcs[name] = f
+	h.funcMu.Unlock()
+	return f, nil
+}
+
+// Functions lists the latest version of every deployed function.
+func (h *Host) Functions(ctx context.Context) ([]store.Function, error) {
+	return h.store.ListFunctions(ctx)
+}
+
+const maxNameLen = 256
+
+func checkName(s string) error {
+	if s == "" || len(s) > maxNameLen {
+		return fmt.Errorf("%w: %q: a name has 1 to %d characters", ErrBadName, s, maxNameLen)
+	}
+	for _, c := range s {
+		if c <= ' ' || c == 0x7f || c == '/' || c == '\\' || c == '*' {
+			return fmt.Errorf("%w: %q: names may not contain spaces, control characters, '/', '\\' or '*'", ErrBadName, s)
+		}
+	}
+	return nil
+}
+
+// InvokeOptions tune Invoke.
+type InvokeOptions struct {
+	// ID is the execution's id; invoking the same ID again returns the same
+	// execution instead of running the function twice. "" makes a new one.
+	ID string
+	// Timeout rejects the execution as timed out if it has not finished by
+	// then; 0 means none.
+	Timeout time.Duration
+}
+
+// Invoke starts an execution of the latest version of function name with
+// input, and returns its id. The start is durable when Invoke returns.
+func (h *Host) Invoke(ctx context.Context, name string, input []byte, opts InvokeOptions) (string, error) {
+	if h.ctx.Err() != nil {
+		return "", ErrClosed
+	}
+	if len(input) > h.cfg.MaxPayload {
+		return "", fmt.Errorf("%w: input is %d bytes, the limit is %d", ErrTooLarge, len(input), h.cfg.MaxPayload)
+	}
+	f, err := h.function(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	id := opts.ID
+	if id == "" {
+		var b [12]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	} else if err := checkName(id); err != nil {
+		return "", fmt.Errorf("execution id: %w", err)
+	}
+	now := time.Now()
+	timeout := store.NoTimeout
+	if opts.Timeout > 0 {
+		timeout = now.Add(opts.Timeout).UnixMilli()
+	}
+	exec := store.Execution{ID: id, Function: f.Name, Module: f.Module, Entry: f.Entry, Attempt: 1, AttemptStart: now.UnixNano()}
+	p, created, err := h.store.StartExecution(ctx, store.Start{
+		Promise: store.Create{
+			ID: id, Timeout: timeout, Param: store.Value{Data: input},
+			// Invoking the same id with the same function again is the same
+			// execution; with another function it is a conflict.
+			IdempotencyKey: "invoke:" + f.Name,
+			Tags:           map[string]string{tagFunction: f.Name},
+		},
+		Execution: exec,
+	}, h.owner, h.leaseUntil())
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "", fmt.Errorf("execution id %q is already used by another function or promise: %w", id, err)
+		}
+		return "", err
+	}
+	if created {
+		if timeout != store.NoTimeout {
+			kick(h.kicks.timers)
+		}
+		h.dispatch(store.Task{Exec: id}, &fresh{exec: exec, input: p.Param.Data})
+	}
+	return id, nil
+}
+
+// Tags the host puts on promises it creates.
+const (
+	tagFunction = "reprise:function"
+	tagKind     = "reprise:kind"
+)
+
+// Await waits until promise id settles (or ctx ends) and returns it.
+func (h *Host) Await(ctx context.Context, id string) (store.Promise, error) {
+	w := h.watch(id)
+	defer h.unwatch(w)
+	for {
+		p, err := h.store.GetPromise(ctx, id)
+		if err != nil || p.State.Settled() {
+			return p, err
+		}
+		select {
+		case <-w.ch:
+		case <-ctx.Done():
+			return p, ctx.Err()
+		case <-time.After(time.Until(time.UnixMilli(p.Timeout))):
+			// Reads past the timeout show it timed out, timer fired or not.
+		}
+	}
+}
+
+// Get returns promise id (every execution is one), as a read now shows it.
+func (h *Host) Get(ctx context.Context, id string) (store.Promise, error) {
+	return h.store.GetPromise(ctx, id)
+}
+
+// Execution returns the execution record of id.
+func (h *Host) Execution(ctx context.Context, id string) (store.Execution, error) {
+	return h.store.GetExecution(ctx, id)
+}
+
+// Journal returns an execution attempt's journal; attempt 0 means the current one.
+func (h *Host) Journal(ctx context.Context, id string, attempt uint32) ([]store.Entry, error) {
+	if attempt == 0 {
+		e, err := h.store.GetExecution(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		attempt = e.Attempt
+	}
+	return h.store.ReadJournal(ctx, id, attempt)
+}
+
+// Settle settles a promise from outside (an approval, a cancellation) and
+// wakes whatever awaits it. Settling an execution's promise ends the
+// execution: a canceled one is stopped where it runs.
+func (h *Host) Settle(ctx context.Context, s store.Settle) (store.SettleResult, error) {
+	if len(s.Value.Data) > h.cfg.MaxPayload {
+		return store.SettleResult{}, fmt.Errorf("%w: value is %d bytes, the limit is %d", ErrTooLarge, len(s.Value.Data), h.cfg.MaxPayload)
+	}
+	res, err := h.store.SettlePromise(ctx, s, h.owner, h.leaseUntil())
+	if err != nil {
+		return res, err
+	}
+	if res.Changed {
+		h.settled(res.Promise)
+	}
+	h.dispatchAll(res.Claimed)
+	return res, nil
+}
+
+// Cancel rejects execution or promise id as canceled and stops its guest.
+func (h *Host) Cancel(ctx context.Context, id string) (store.Promise, error) {
+	res, err := h.Settle(ctx, store.Settle{ID: id, State: store.RejectedCanceled,
+		Value: store.Value{Data: errorValue("canceled", "")}})
+	return res.Promise, err
+}
+
+// CreatePromise creates a promise someone outside will settle.
+func (h *Host) CreatePromise(ctx context.Context, c store.Create) (store.Promise, bool, error) {
+	if len(c.Param.Data) > h.cfg.MaxPayload {
+		return store.Promise{}, false, fmt.Errorf("%w: param is %d bytes, the limit is %d", ErrTooLarge, len(c.Param.Data), h.cfg.MaxPayload)
+	}
+	p, created, err := h.store.CreatePromise(ctx, c)
+	if err == nil && created && c.Timeout != store.NoTimeout {
+		kick(h.kicks.timers)
+	}
+	return p, created, err
+}

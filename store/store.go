@@ -1,0 +1,307 @@
+// Package store defines the durable state of Reprise — promises, executions,
+// journals, tasks, timers, modules and functions — behind an interface of whole
+// operations, each one transaction. The host reaches state only through Store,
+// so a distributed backend can replace the embedded Badger one (store/badgerstore).
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// State is a durable promise's state.
+type State uint8
+
+// Promise states, as in Resonate's durable promise specification.
+const (
+	Pending State = iota
+	Resolved
+	Rejected
+	RejectedCanceled
+	RejectedTimedout
+)
+
+var stateNames = [...]string{"PENDING", "RESOLVED", "REJECTED", "REJECTED_CANCELED", "REJECTED_TIMEDOUT"}
+
+// String returns the wire name, e.g. "REJECTED_TIMEDOUT".
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", s)
+}
+
+// ParseState parses a wire name (case-insensitive is the caller's business).
+func ParseState(s string) (State, error) {
+	for i, n := range stateNames {
+		if n == s {
+			return State(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown promise state %q (want one of %v)", s, stateNames)
+}
+
+// Settled reports whether s is a final state.
+func (s State) Settled() bool { return s != Pending }
+
+// TimeoutTag marks a promise that resolves (rather than rejects) when its
+// timeout passes; durable sleeps use it.
+const TimeoutTag = "resonate:timeout"
+
+// NoTimeout is the timeout of a promise that never times out.
+const NoTimeout int64 = 1<<63 - 1
+
+// Value is a promise's param or value.
+type Value struct {
+	Headers map[string]string
+	Data    []byte
+}
+
+// Promise is a durable promise. Times are Unix milliseconds.
+type Promise struct {
+	ID                        string
+	State                     State
+	Param                     Value
+	Value                     Value
+	Timeout                   int64
+	IdempotencyKeyForCreate   string
+	IdempotencyKeyForComplete string
+	Tags                      map[string]string
+	CreatedOn                 int64
+	CompletedOn               int64 // 0 while pending
+}
+
+// Effective returns the promise as a read at time now (Unix ms) must show it:
+// a pending promise past its timeout reads as timed out (or resolved when it
+// carries TimeoutTag "true"), whether or not the timer has fired yet.
+func (p Promise) Effective(now int64) Promise {
+	if p.State == Pending && now >= p.Timeout {
+		p.State = TimedOutState(p.Tags)
+		p.CompletedOn = p.Timeout
+		p.Value = Value{}
+	}
+	return p
+}
+
+// TimedOutState is the state a pending promise with these tags takes when its
+// timeout passes.
+func TimedOutState(tags map[string]string) State {
+	if tags[TimeoutTag] == "true" {
+		return Resolved
+	}
+	return RejectedTimedout
+}
+
+// Execution is one run of a function for the promise with the same ID.
+type Execution struct {
+	ID       string
+	Function string
+	Module   string // sha256 of the module bytes, hex; replay always runs this code
+	Entry    string // exported function the host calls
+	Parent   string // the invoking execution's ID, "" for a top-level one
+	// Attempt counts retries after traps, from 1. Each attempt has its own journal;
+	// recovery after a crash continues the same attempt.
+	Attempt uint32
+	// AttemptStart is when the current attempt began, Unix nanoseconds: the
+	// base of the guest's virtual clocks, so replay sees the same times.
+	AttemptStart int64
+	// LastError is the error that ended the previous attempt, kept for history.
+	LastError string
+}
+
+// Op is the kind of a journaled host call.
+type Op uint8
+
+// Journaled host calls.
+const (
+	OpInvoke Op = iota + 1
+	OpSleep
+	OpPromise
+	OpHTTP
+	OpAwaitAny
+	OpNow
+	OpRandom
+)
+
+var opNames = [...]string{"", "invoke", "sleep", "promise", "http", "await_any", "now", "random"}
+
+func (o Op) String() string {
+	if int(o) < len(opNames) && o != 0 {
+		return opNames[o]
+	}
+	return fmt.Sprintf("op(%d)", o)
+}
+
+// Entry is one journaled host call of an execution attempt.
+type Entry struct {
+	Seq    uint32
+	Op     Op
+	Digest [16]byte // digest of the request (op and arguments), checked on replay
+	Child  string   // the promise the call created, "" for local calls
+	// Outcome is what replay answers with for calls whose result is not a
+	// promise: now (8 bytes, big endian), random (the bytes), await_any (4
+	// bytes, the index that won).
+	Outcome []byte
+	Time    int64 // Unix nanoseconds when the call was made (for history)
+}
+
+// Task says an execution must make progress. A task is claimed by one owner
+// (a worker) under a lease; an unclaimed one is ready from ReadyAt on.
+type Task struct {
+	Exec       string
+	Owner      string // "" when not claimed
+	LeaseUntil int64  // Unix ms
+	ReadyAt    int64  // Unix ms; retries wait for their backoff
+}
+
+// Function binds a name to a module. Deploying a name again adds a version.
+type Function struct {
+	Name      string
+	Version   uint32
+	Module    string // sha256 hex
+	Entry     string
+	CreatedOn int64 // Unix ms
+}
+
+// Create creates a promise. Creating an existing ID succeeds, returning the
+// stored promise, when both idempotency keys are present and equal and either
+// Strict is false or the promise is still pending; otherwise ErrConflict.
+type Create struct {
+	ID             string
+	Timeout        int64 // Unix ms; NoTimeout for none
+	Param          Value
+	Tags           map[string]string
+	IdempotencyKey string
+	Strict         bool
+}
+
+// Start creates an execution's promise and, when the promise is new, the
+// execution and a task for it claimed by the committing owner.
+type Start struct {
+	Promise   Create
+	Execution Execution
+}
+
+// Settle settles a promise. Settling a settled promise succeeds without change
+// when both idempotency keys are present and equal and not (Strict and another
+// state was asked), or when it timed out and Strict is false; otherwise
+// ErrForbidden. Settling an execution's promise ends the execution: its task
+// is removed.
+type Settle struct {
+	ID             string
+	State          State // Resolved, Rejected or RejectedCanceled
+	Value          Value
+	IdempotencyKey string
+	Strict         bool
+}
+
+// Commit is one durable step of an execution: journal entries and the promises
+// and child executions they create, optionally ending with a settlement (the
+// execution's result). It is applied all or nothing.
+type Commit struct {
+	Exec    string
+	Attempt uint32
+	Entries []Entry
+	Creates []Create // promises of sleep, promise and http calls
+	Starts  []Start  // child executions of invoke calls
+	Settle  *Settle  // applied last, if present
+}
+
+// CommitResult reports what a Commit found or made.
+type CommitResult struct {
+	Creates []Promise // in the order of Commit.Creates: the stored promise
+	Starts  []Promise // likewise for Commit.Starts
+	Settled *Promise  // the settled promise, when Commit.Settle was set
+	// Claimed are tasks made ready by this operation (new child executions,
+	// awaiters woken by a settlement), claimed for the committing owner.
+	Claimed []Task
+}
+
+// SettleResult reports a settlement.
+type SettleResult struct {
+	Promise Promise
+	Changed bool   // false when the call was an idempotent repeat
+	Claimed []Task // awaiters woken, claimed for the settling owner
+}
+
+// Suspend parks an execution durably until one of Awaiting settles. If one
+// already has (or reads as timed out), nothing is registered, the task stays
+// claimed and Resumable is true. Otherwise callbacks are registered and the
+// task is removed; a later settlement makes a new task for Exec.
+type Suspend struct {
+	Exec     string
+	Attempt  uint32
+	Entries  []Entry // pending journal entries, appended first
+	Awaiting []string
+}
+
+// Query searches promises. IDGlob may use * for any run of characters; States
+// empty means all; Tags must all match. Limit is capped at 100 (0 means 100).
+type Query struct {
+	IDGlob string
+	States []State
+	Tags   map[string]string
+	Limit  int
+	Cursor string
+}
+
+// Sentinel errors. Wrapped errors carry details; test with errors.Is.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrConflict  = errors.New("conflict")  // create with another idempotency key, or strict on a settled promise
+	ErrForbidden = errors.New("forbidden") // settle of a promise settled otherwise
+	ErrNotOwner  = errors.New("task not owned by this worker")
+	ErrInvalid   = errors.New("invalid argument") // a malformed request, e.g. a bad cursor or settle state
+	ErrClosed    = errors.New("store closed")
+)
+
+// Store is Reprise's durable state. Every method is one transaction and is
+// linearizable; a method that returns without error has made its writes
+// durable (synced). Implementations group the syncs of concurrent callers.
+// Times passed in are Unix ms of the caller's clock; reads evaluate timeouts
+// with the store's clock.
+type Store interface {
+	// Promises.
+	CreatePromise(ctx context.Context, c Create) (p Promise, created bool, err error)
+	SettlePromise(ctx context.Context, s Settle, owner string, leaseUntil int64) (SettleResult, error)
+	GetPromise(ctx context.Context, id string) (Promise, error)
+	SearchPromises(ctx context.Context, q Query) (page []Promise, cursor string, err error)
+
+	// Executions and journals.
+	// Commit applies an execution step; owner claims the tasks it makes ready.
+	Commit(ctx context.Context, c Commit, owner string, leaseUntil int64) (CommitResult, error)
+	// StartExecution is a top-level invoke: Start plus no parent journal.
+	StartExecution(ctx context.Context, s Start, owner string, leaseUntil int64) (p Promise, created bool, err error)
+	GetExecution(ctx context.Context, id string) (Execution, error)
+	ReadJournal(ctx context.Context, exec string, attempt uint32) ([]Entry, error)
+	Suspend(ctx context.Context, s Suspend, owner string) (resumable bool, err error)
+	// Retry starts attempt e.Attempt (with e.AttemptStart, e.LastError) and makes
+	// the task ready again at readyAt, unclaimed.
+	Retry(ctx context.Context, e Execution, owner string, readyAt int64) error
+
+	// Tasks.
+	// ClaimTasks claims up to max ready tasks (unclaimed with ReadyAt <= now,
+	// or with an expired lease). next is the earliest ReadyAt of the tasks it
+	// left, 0 when none.
+	ClaimTasks(ctx context.Context, owner string, now, leaseUntil int64, max int) (claimed []Task, next int64, err error)
+	// Heartbeat extends the lease of every task owner holds.
+	Heartbeat(ctx context.Context, owner string, leaseUntil int64) error
+	// ReleaseTasks unclaims the given tasks (ready now), e.g. on shutdown.
+	ReleaseTasks(ctx context.Context, owner string, execs []string) error
+
+	// Timers.
+	// Timeouts settles every pending promise whose timeout is <= now (up to
+	// max), waking awaiters as SettlePromise does. next is the earliest
+	// remaining timeout, 0 when none.
+	Timeouts(ctx context.Context, now int64, max int, owner string, leaseUntil int64) (settled []Promise, claimed []Task, next int64, err error)
+
+	// Modules and functions.
+	PutModule(ctx context.Context, hash string, wasm []byte) error
+	GetModule(ctx context.Context, hash string) ([]byte, error)
+	PutFunction(ctx context.Context, name, module, entry string) (Function, error)
+	GetFunction(ctx context.Context, name string) (Function, error) // latest version
+	ListFunctions(ctx context.Context) ([]Function, error)          // latest version of each name
+
+	Close() error
+}
