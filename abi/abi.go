@@ -46,7 +46,7 @@ const (
 
 // Error codes: host calls return them as negative i32 results.
 const (
-	ErrBadHandle   = -1 // the handle was never returned to this execution
+	ErrBadHandle   = -1 // the handle was never returned to this execution attempt
 	ErrBadMemory   = -2 // a pointer/length pair lies outside guest memory
 	ErrTooLarge    = -3 // a payload is over the host's size limit
 	ErrBadArgument = -4 // an argument is malformed (empty name, bad JSON, negative duration)

@@ -284,6 +284,7 @@ func (r *run) handle(h int32) *handle {
 // settledState maps a settled handle to the ABI's state code, advancing
 // virtual time once for a sleep that has elapsed.
 func (r *run) settledState(hd *handle) int32 {
+	hd.awaited = true
 	if hd.sleepNs > 0 && !hd.advanced {
 		hd.advanced = true
 		r.sys.advance(hd.sleepNs)
@@ -306,7 +307,9 @@ func callValue(ctx context.Context, mem engine.Memory, stack []uint64) {
 	switch {
 	case hd == nil:
 		ret(stack, abi.ErrBadHandle)
-	case !hd.settled:
+	case !hd.awaited:
+		// Only what the guest awaited: whether the host happens to know a
+		// promise settled differs between a first run and a replay.
 		ret(stack, abi.ErrNotSettled)
 	default:
 		ret(stack, copyOut(mem, uint32(stack[1]), uint32(stack[2]), hd.p.Value.Data))

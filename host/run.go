@@ -58,6 +58,7 @@ type handle struct {
 	p        store.Promise // once settled
 	sleepNs  int64         // for sleeps: how far virtual time moves when it settles
 	advanced bool
+	awaited  bool   // the guest awaited it to settlement: value() may read it
 	req      []byte // for http: the request, to send it
 }
 

@@ -1,0 +1,200 @@
+package host_test
+
+import (
+	"context"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// Benchmarks of the durable core. BENCHMARKS.md has the command and figures.
+
+func benchHost(b *testing.B, configure ...func(*host.Config)) *testHost {
+	b.Helper()
+	return newHost(b, append([]func(*host.Config){func(c *host.Config) { c.MaxSteps = 1 << 30 }}, configure...)...)
+}
+
+// runCalls runs one execution of a raw guest making n calls and reports ns per call.
+func runCalls(b *testing.B, name string, typ byte) {
+	h := benchHost(b)
+	ctx := context.Background()
+	if _, err := h.Deploy(ctx, "loop", rawLoop(name, typ, uint32(max(b.N, 1))), ""); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	p := h.run("loop", nil, host.InvokeOptions{})
+	b.StopTimer()
+	if p.State != store.Resolved {
+		b.Fatalf("%s: %s", p.State, p.Value.Data)
+	}
+}
+
+// BenchmarkHostCallPlain is a host call that is not journaled (input length).
+func BenchmarkHostCallPlain(b *testing.B) { runCalls(b, "input", typeI32I32toI32) }
+
+// BenchmarkJournaledNow is a journaled local step: now(), written with the
+// next durable write (here: every 1,024 steps and the result).
+func BenchmarkJournaledNow(b *testing.B) { runCalls(b, "now", typeToI64) }
+
+// invokeLatency measures invoke→durable result, one at a time, with the
+// module warm (deployed, instances ready).
+func invokeLatency(b *testing.B, wasm []byte) {
+	h := benchHost(b)
+	ctx := context.Background()
+	if _, err := h.Deploy(ctx, "f", wasm, ""); err != nil {
+		b.Fatal(err)
+	}
+	h.run("f", []byte("1"), host.InvokeOptions{}) // warm
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		id, err := h.Invoke(ctx, "f", []byte("1"), host.InvokeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p, err := h.Await(ctx, id); err != nil || p.State != store.Resolved {
+			b.Fatalf("%v %v", p.State, err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+func BenchmarkInvokeRawGuest(b *testing.B) { invokeLatency(b, rawEcho()) }
+func BenchmarkInvokeGoGuest(b *testing.B)  { invokeLatency(b, guest(b, "noop")) }
+
+// BenchmarkInvokeConcurrent is throughput with 32 callers at once: their
+// writes share fsyncs.
+func BenchmarkInvokeConcurrent(b *testing.B) {
+	h := benchHost(b)
+	ctx := context.Background()
+	if _, err := h.Deploy(ctx, "f", rawEcho(), ""); err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, b.N)
+	b.SetParallelism(16) // × GOMAXPROCS(2) = 32 callers
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			start := time.Now()
+			id, err := h.Invoke(ctx, "f", []byte("1"), host.InvokeOptions{})
+			if err == nil {
+				_, err = h.Await(ctx, id)
+			}
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			lat = append(lat, time.Since(start))
+			mu.Unlock()
+		}
+	})
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// fanout runs one parent invoking 1,000 children and awaiting all.
+func fanout(b *testing.B, child string, wasm []byte) {
+	h := benchHost(b)
+	ctx := context.Background()
+	h.deploy("fanout", "fanout")
+	if _, err := h.Deploy(ctx, child, wasm, ""); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		p := h.run("fanout", map[string]any{"n": 1000, "child": child}, host.InvokeOptions{})
+		if p.State != store.Resolved {
+			b.Fatalf("%s %s", p.State, p.Value.Data)
+		}
+	}
+}
+
+func BenchmarkFanout1000RawChildren(b *testing.B) { fanout(b, "rawecho", rawEcho()) }
+func BenchmarkFanout1000GoChildren(b *testing.B)  { fanout(b, "square", guest(b, "square")) }
+
+// BenchmarkReplay measures replay per journal entry: an execution makes
+// 10,000 journaled steps, then sleeps. Cold (no parking), the sleep's end
+// resumes it on a new instance that replays the 10,000 entries; hot, the
+// instance just continues. The difference, per entry, is the replay cost.
+func BenchmarkReplay(b *testing.B) {
+	const steps = 10_000
+	measure := func(configure ...func(*host.Config)) time.Duration {
+		h := benchHost(b, configure...)
+		h.deploy("steps", "steps")
+		h.run("steps", map[string]int{"steps": 1, "sleep_ms": 1}, host.InvokeOptions{}) // warm
+		var total time.Duration
+		for range b.N {
+			start := time.Now()
+			p := h.run("steps", map[string]int{"steps": steps, "sleep_ms": 1}, host.InvokeOptions{})
+			total += time.Since(start)
+			if p.State != store.Resolved {
+				b.Fatalf("%s %s", p.State, p.Value.Data)
+			}
+		}
+		h.close()
+		return total / time.Duration(b.N)
+	}
+	b.ResetTimer()
+	hot := measure()
+	cold := measure(noParking)
+	b.ReportMetric(float64(hot.Microseconds()), "hot-µs/exec")
+	b.ReportMetric(float64(cold.Microseconds()), "cold-µs/exec")
+	b.ReportMetric(float64((cold-hot).Nanoseconds())/steps, "replay-ns/entry")
+}
+
+// BenchmarkMemoryPerSuspended reports memory held per execution waiting on an
+// external promise: parked (instance kept) and cold (nothing but the store).
+func BenchmarkMemoryPerSuspended(b *testing.B) {
+	const n = 40
+	measure := func(configure ...func(*host.Config)) float64 {
+		h := benchHost(b, append(configure, func(c *host.Config) { c.ReadyInstances = -1 })...)
+		h.deploy("approve", "approve")
+		h.run("approve", map[string]int{"timeout_ms": 1}, host.InvokeOptions{}) // compile, warm
+		before := heapInuse()
+		for i := range n {
+			id := "m" + strconv.Itoa(i)
+			if _, err := h.Invoke(context.Background(), "approve", []byte(`{}`), host.InvokeOptions{ID: id}); err != nil {
+				b.Fatal(err)
+			}
+			waitPromise(b, h, id+".1")
+		}
+		time.Sleep(100 * time.Millisecond) // let every one reach its await
+		after := heapInuse()
+		for i := range n {
+			h.Cancel(context.Background(), "m"+strconv.Itoa(i))
+		}
+		h.close()
+		return float64(after-before) / n
+	}
+	for range b.N {
+		parked := measure()
+		cold := measure(noParking)
+		b.ReportMetric(parked/1024, "KiB/parked")
+		b.ReportMetric(cold/1024, "KiB/cold")
+	}
+}
+
+func heapInuse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapInuse)
+}
