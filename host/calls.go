@@ -125,7 +125,7 @@ func (r *run) startChild(seq uint32, d [16]byte, name string, args []byte) {
 	}
 	r.pending.Starts = append(r.pending.Starts, store.Start{
 		Promise: store.Create{ID: id, Timeout: store.NoTimeout, Param: store.Value{Data: args},
-			IdempotencyKey: keyOf(d), Tags: map[string]string{tagFunction: name}},
+			IdempotencyKey: keyOf(d), Tags: map[string]string{TagFunction: name}},
 		Execution: exec,
 	})
 	r.startSeqs = append(r.startSeqs, seq)
@@ -177,11 +177,11 @@ func callSleep(ctx context.Context, mem engine.Memory, stack []uint64) {
 		ret(stack, abi.ErrBadArgument)
 		return
 	}
-	ret(stack, runOf(ctx).promiseCall(store.OpSleep, ns, map[string]string{store.TimeoutTag: "true", tagKind: "sleep"}))
+	ret(stack, runOf(ctx).promiseCall(store.OpSleep, ns, map[string]string{store.TimeoutTag: "true", TagKind: "sleep"}))
 }
 
 func callPromise(ctx context.Context, mem engine.Memory, stack []uint64) {
-	ret(stack, runOf(ctx).promiseCall(store.OpPromise, max(int64(stack[0]), 0), map[string]string{tagKind: "promise"}))
+	ret(stack, runOf(ctx).promiseCall(store.OpPromise, max(int64(stack[0]), 0), map[string]string{TagKind: "promise"}))
 }
 
 func callHTTP(ctx context.Context, mem engine.Memory, stack []uint64) {
@@ -212,7 +212,7 @@ func callHTTP(ctx context.Context, mem engine.Memory, stack []uint64) {
 	// Intent, then outcome: the request leaves only once its intent is durable.
 	r.h.claimHTTP(hd.id)
 	r.pending.Creates = append(r.pending.Creates, store.Create{ID: hd.id, Timeout: store.NoTimeout,
-		Param: store.Value{Data: req}, IdempotencyKey: keyOf(d), Tags: map[string]string{tagKind: "http"}})
+		Param: store.Value{Data: req}, IdempotencyKey: keyOf(d), Tags: map[string]string{TagKind: "http"}})
 	r.createSeqs = append(r.createSeqs, seq)
 	r.record(seq, store.OpHTTP, d, hd.id, nil)
 	r.pendingHTTP = append(r.pendingHTTP, seq)

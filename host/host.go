@@ -42,7 +42,8 @@ type Host struct {
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
 
-	slots chan struct{} // running guests
+	slots     chan struct{} // running guests
+	recovered chan struct{} // closed once the first claim of tasks is dispatched
 	kicks struct{ tasks, timers chan struct{} }
 
 	modMu   sync.Mutex
@@ -94,6 +95,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		active:       map[string]*active{},
 		watchers:     map[string]map[*watcher]struct{}{},
 		inflight:     map[string]bool{},
+		recovered:    make(chan struct{}),
 	}
 	h.kicks.tasks = make(chan struct{}, 1)
 	h.kicks.timers = make(chan struct{}, 1)
@@ -310,7 +312,7 @@ func (h *Host) Invoke(ctx context.Context, name string, input []byte, opts Invok
 			// Invoking the same id with the same function again is the same
 			// execution; with another function it is a conflict.
 			IdempotencyKey: "invoke:" + f.Name,
-			Tags:           map[string]string{tagFunction: f.Name},
+			Tags:           map[string]string{TagFunction: f.Name},
 		},
 		Execution: exec,
 	}, h.owner, h.leaseUntil())
@@ -329,10 +331,12 @@ func (h *Host) Invoke(ctx context.Context, name string, input []byte, opts Invok
 	return id, nil
 }
 
-// Tags the host puts on promises it creates.
+// Tags the host puts on promises it creates: TagFunction on every
+// execution's promise (its function's name), TagKind on the promises of
+// sleep, promise and http calls ("sleep", "promise", "http").
 const (
-	tagFunction = "reprise:function"
-	tagKind     = "reprise:kind"
+	TagFunction = "reprise:function"
+	TagKind     = "reprise:kind"
 )
 
 // Await waits until promise id settles (or ctx ends) and returns it.
@@ -411,4 +415,41 @@ func (h *Host) CreatePromise(ctx context.Context, c store.Create) (store.Promise
 		kick(h.kicks.timers)
 	}
 	return p, created, err
+}
+
+// Search lists promises (executions among them) matching q, a page at a time.
+func (h *Host) Search(ctx context.Context, q store.Query) ([]store.Promise, string, error) {
+	return h.store.SearchPromises(ctx, q)
+}
+
+// WaitIdle returns once nothing here can make progress without the outside
+// world: every execution this host drives is waiting (parked or suspended)
+// and no outbound request is in flight. A command-line tool uses it to drive
+// the work it started as far as it can go, then exit.
+func (h *Host) WaitIdle(ctx context.Context) error {
+	select {
+	case <-h.recovered:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for idle := 0; idle < 3; { // idle on a few ticks in a row: a wake may be in transit
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-h.ctx.Done():
+			return ErrClosed
+		case <-t.C:
+		}
+		h.mu.Lock()
+		busy := len(h.active) > h.parked.l.Len() || len(h.inflight) > 0
+		h.mu.Unlock()
+		if busy {
+			idle = 0
+		} else {
+			idle++
+		}
+	}
+	return nil
 }

@@ -167,7 +167,7 @@ func TestRestartResumesWaitingExecutions(t *testing.T) {
 
 func TestBadInputGetsClearErrorsAndHostKeepsServing(t *testing.T) {
 	h := newHost(t, func(c *host.Config) {
-		c.StepTimeout = time.Second
+		c.StepTimeout = 30 * time.Second // the endless loop has its own host below
 		c.MemoryLimit = 48 << 20
 		c.MaxPayload = 64 << 10
 		c.Retry = host.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond}
@@ -209,7 +209,6 @@ func TestBadInputGetsClearErrorsAndHostKeepsServing(t *testing.T) {
 		want  string
 	}{
 		{"trap", `{"mode":"panic"}`, "boom"},
-		{"endless loop", `{"mode":"loop"}`, "step time limit"},
 		{"memory past the cap", `{"mode":"grow"}`, "out of memory"},
 		{"oversized result", `{"mode":"big","size":100000}`, "too large"},
 		{"bad handle", `{"mode":"badhandle"}`, "bad handle"},
@@ -235,6 +234,21 @@ func TestBadInputGetsClearErrorsAndHostKeepsServing(t *testing.T) {
 		t.Errorf("trap: attempt %d, last error %q: want the retry policy's 2 attempts", e.Attempt, e.LastError)
 	}
 
+	t.Run("endless loop", func(t *testing.T) {
+		short := newHost(t, func(c *host.Config) {
+			c.StepTimeout = 300 * time.Millisecond
+			c.Retry = host.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond}
+		})
+		short.deploy("misbehave", "misbehave")
+		start := time.Now()
+		p := short.run("misbehave", map[string]string{"mode": "loop"}, host.InvokeOptions{})
+		if p.State != store.Rejected || !strings.Contains(string(p.Value.Data), "step time limit") {
+			t.Fatalf("got %s %s, want REJECTED naming the step time limit", p.State, p.Value.Data)
+		}
+		if el := time.Since(start); el > 20*time.Second {
+			t.Fatalf("stopping the loop took %v", el)
+		}
+	})
 	t.Run("oversized input", func(t *testing.T) {
 		_, err := h.Invoke(ctx, "hello", bytes.Repeat([]byte("x"), 65<<10), host.InvokeOptions{})
 		if !errors.Is(err, host.ErrTooLarge) {
@@ -268,5 +282,37 @@ func TestChildOfUnknownFunctionRejects(t *testing.T) {
 	p := h.run("fanout", map[string]any{"n": 2, "child": "missing"}, host.InvokeOptions{})
 	if p.State != store.Rejected || !strings.Contains(string(p.Value.Data), `\"missing\" is not deployed`) && !strings.Contains(string(p.Value.Data), `missing`) {
 		t.Fatalf("got %s %s", p.State, p.Value.Data)
+	}
+}
+
+func TestParkingIsBoundedByEviction(t *testing.T) {
+	h := newHost(t, func(c *host.Config) { c.MaxParked = 2 })
+	h.deploy("approve", "approve")
+	ctx := context.Background()
+	const n = 6
+	for i := range n {
+		if _, err := h.Invoke(ctx, "approve", []byte(`{}`), host.InvokeOptions{ID: fmt.Sprint("ev", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		waitPromise(t, h, fmt.Sprint("ev", i, ".1"))
+	}
+	time.Sleep(100 * time.Millisecond)
+	if p := h.Parked(); p > 2 {
+		t.Fatalf("%d executions parked, the bound is 2", p)
+	}
+	for i := range n {
+		v := fmt.Sprintf(`"v%d"`, i)
+		if _, err := h.Settle(ctx, store.Settle{ID: fmt.Sprint("ev", i, ".1"), State: store.Resolved, Value: store.Value{Data: []byte(v)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		var out struct{ Value string }
+		resolved(t, h.await(fmt.Sprint("ev", i)), &out)
+		if want := fmt.Sprintf(`"v%d"`, i); out.Value != want {
+			t.Errorf("ev%d saw %q, want %q", i, out.Value, want)
+		}
 	}
 }

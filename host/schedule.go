@@ -178,6 +178,7 @@ func (h *Host) wait(d time.Duration, c chan struct{}) bool {
 // taskLoop claims ready tasks: at start every unfinished execution (recovery),
 // later retries whose backoff has passed and anything another writer made ready.
 func (h *Host) taskLoop() {
+	first := true
 	for h.ctx.Err() == nil {
 		now := time.Now()
 		tasks, next, err := h.store.ClaimTasks(h.ctx, h.owner, now.UnixMilli(), h.leaseUntil(), 256)
@@ -193,6 +194,10 @@ func (h *Host) taskLoop() {
 		h.dispatchAll(tasks)
 		if len(tasks) == 256 {
 			continue
+		}
+		if first {
+			first = false
+			close(h.recovered)
 		}
 		d := time.Second
 		if next > 0 {
