@@ -44,7 +44,7 @@ type Host struct {
 
 	slots     chan struct{} // running guests
 	recovered chan struct{} // closed once the first claim of tasks is dispatched
-	kicks struct{ tasks, timers chan struct{} }
+	kicks     struct{ tasks, timers chan struct{} }
 
 	modMu   sync.Mutex
 	modules map[string]*module
