@@ -270,6 +270,8 @@ type Store interface {
 
 	// Executions and journals.
 	// Commit applies an execution step; owner claims the tasks it makes ready.
+	// Commit and Suspend fail with ErrNotOwner when the execution's task is
+	// claimed by another owner (the caller lost its lease).
 	Commit(ctx context.Context, c Commit, owner string, leaseUntil int64) (CommitResult, error)
 	// StartExecution is a top-level invoke: Start plus no parent journal.
 	StartExecution(ctx context.Context, s Start, owner string, leaseUntil int64) (p Promise, created bool, err error)
@@ -277,7 +279,8 @@ type Store interface {
 	ReadJournal(ctx context.Context, exec string, attempt uint32) ([]Entry, error)
 	Suspend(ctx context.Context, s Suspend, owner string) (resumable bool, err error)
 	// Retry starts attempt e.Attempt (with e.AttemptStart, e.LastError) and makes
-	// the task ready again at readyAt, unclaimed.
+	// the task ready again at readyAt, unclaimed. ErrNotOwner when the task is
+	// gone or claimed by another owner.
 	Retry(ctx context.Context, e Execution, owner string, readyAt int64) error
 
 	// Tasks.

@@ -1,0 +1,314 @@
+// Package badgerstore implements store.Store on an embedded Badger database.
+//
+// # Group commit
+//
+// Every operation, reads included, is a closure run by one committer
+// goroutine. The committer takes all queued operations, runs them one after
+// another inside a single Badger read-write transaction, commits it — one
+// fsync for the whole batch — and only then releases their callers. So many
+// executions share one fsync, and no caller ever observes a write that is not
+// yet durable (reads are linearizable). An operation's writes are buffered
+// and reach the transaction only if the operation succeeds, so a failing
+// operation leaves nothing behind. The committer is the only writer, so
+// Badger's conflict detection is off. A batch that grows large is split into
+// several transactions, each committed (and synced) before the next begins.
+//
+// The fsync is Badger's own SyncWrites, not an explicit DB.Sync after a
+// commit without it: DB.Sync syncs only the active memtable log and value log
+// file, so writes that landed in a file Badger had just rotated (every 64 MB
+// of writes, or 1 GB of large values) would stay unsynced, though
+// acknowledged, until a background flush. With one committer, SyncWrites
+// costs the same single fsync per batch and leaves no such window.
+//
+// Only ReadJournal and GetModule read Badger directly, bypassing the
+// committer: they read data that never changes once written.
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// ErrLocked is returned by Open when another process holds the data directory.
+var ErrLocked = errors.New("data directory is in use by another process")
+
+// Options configures Open. The zero value is usable.
+type Options struct {
+	// Now is the store's clock, used for timeouts on reads and for created,
+	// settled and ready times. Default time.Now.
+	Now func() time.Time
+	// Logger receives the store's logs and Badger's warnings and errors
+	// (Badger's info and debug chatter is dropped). Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DB is a store.Store backed by Badger. It is safe for concurrent use.
+type DB struct {
+	bdb *badger.DB
+	now func() time.Time
+	log *slog.Logger
+
+	mu      sync.Mutex
+	queue   []*op
+	closing bool
+	signal  chan struct{} // cap 1: "the queue is not empty or we are closing"
+	exited  chan struct{} // closed when the committer returns
+
+	// failed is set by the committer when a commit or sync fails: Badger's
+	// state on disk is then unknown, so every later operation fails with it.
+	failed error
+
+	// direct guards the direct readers against Close.
+	direct    sync.RWMutex
+	closed    bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the store in dir.
+//
+// Badger locks dir, so this process owns the store exclusively; a second Open
+// of the same dir, from this process or another, fails with ErrLocked. Because
+// of that ownership, Open voids every task lease left by earlier processes:
+// their tasks become ready (unclaimed), so recovery after a crash finds every
+// unfinished execution with one ClaimTasks.
+func Open(dir string, opts Options) (*DB, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	log := opts.Logger.With("store", "badger", "dir", dir)
+	bopts := badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{log}).
+		WithLoggingLevel(badger.WARNING).
+		WithSyncWrites(true).       // one fsync per batch: see the package doc
+		WithDetectConflicts(false). // the committer is the only writer
+		WithMetricsEnabled(false)   // Badger's metrics are process-global expvars
+	bdb, err := badger.Open(bopts)
+	if err != nil {
+		// Badger's error does not wrap the flock error; its message is all we have.
+		if strings.Contains(err.Error(), "Another process is using this Badger database") {
+			return nil, fmt.Errorf("open store %s: %w: %w", dir, ErrLocked, err)
+		}
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	d := &DB{
+		bdb:    bdb,
+		now:    opts.Now,
+		log:    log,
+		signal: make(chan struct{}, 1),
+		exited: make(chan struct{}),
+	}
+	n, err := d.voidLeases()
+	if err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store %s: void leases: %w", dir, err)
+	}
+	if n > 0 {
+		log.Info("voided task leases of a previous process", "tasks", n)
+	}
+	go d.commitLoop()
+	return d, nil
+}
+
+// Close stops taking operations (they fail with store.ErrClosed), finishes
+// the queued ones and closes Badger. Calling it again returns the
+// first call's result.
+func (d *DB) Close() error {
+	d.closeOnce.Do(func() {
+		d.mu.Lock()
+		d.closing = true
+		d.mu.Unlock()
+		d.wake()
+		<-d.exited
+
+		d.direct.Lock()
+		d.closed = true
+		d.direct.Unlock()
+		if err := d.bdb.Close(); err != nil {
+			d.closeErr = fmt.Errorf("close store: %w", err)
+		}
+	})
+	return d.closeErr
+}
+
+// nowMs is the store clock in Unix ms.
+func (d *DB) nowMs() int64 { return d.now().UnixMilli() }
+
+// view runs fn in a read-only Badger transaction outside the committer. Use
+// it only for data that never changes once written.
+func (d *DB) view(fn func(*badger.Txn) error) error {
+	d.direct.RLock()
+	defer d.direct.RUnlock()
+	if d.closed {
+		return store.ErrClosed
+	}
+	return d.bdb.View(fn)
+}
+
+// op is one queued operation.
+type op struct {
+	ctx   context.Context
+	fn    func(*tx) error
+	state atomic.Int32
+	err   error
+	done  chan struct{}
+}
+
+const (
+	opQueued int32 = iota
+	opRunning
+	opCanceled
+)
+
+// do runs fn in the committer and returns when its effects are durable.
+// If ctx ends while fn is still queued, do returns ctx.Err() and fn never
+// runs; once fn has started, do waits for it to finish.
+func (d *DB) do(ctx context.Context, fn func(*tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, fn: fn, done: make(chan struct{}, 1)}
+	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		return store.ErrClosed
+	}
+	d.queue = append(d.queue, o)
+	d.mu.Unlock()
+	d.wake()
+
+	select {
+	case <-o.done:
+	case <-ctx.Done():
+		if o.state.CompareAndSwap(opQueued, opCanceled) {
+			return ctx.Err()
+		}
+		<-o.done
+	}
+	return o.err
+}
+
+func (d *DB) wake() {
+	select {
+	case d.signal <- struct{}{}:
+	default:
+	}
+}
+
+// commitLoop is the committer goroutine.
+func (d *DB) commitLoop() {
+	defer close(d.exited)
+	var ops []*op
+	b := &batch{db: d.bdb}
+	t := &tx{log: d.log, index: make(map[string]int)}
+	for range d.signal {
+		for {
+			d.mu.Lock()
+			ops, d.queue = d.queue, ops[:0]
+			closing := d.closing
+			d.mu.Unlock()
+			if len(ops) == 0 {
+				if closing {
+					return
+				}
+				break
+			}
+			d.runBatch(b, t, ops)
+			clear(ops) // drop references for the GC
+		}
+	}
+}
+
+// runBatch runs ops in one transaction (or several, when they grow large),
+// commits and releases the callers.
+func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
+	b.begin()
+	for _, o := range ops {
+		if !o.state.CompareAndSwap(opQueued, opRunning) {
+			continue // its caller gave up waiting
+		}
+		switch {
+		case d.failed != nil:
+			o.err = d.failed
+		case o.ctx.Err() != nil:
+			o.err = o.ctx.Err()
+		default:
+			t.reset(b.txn, d.nowMs())
+			o.err = runOp(o.fn, t)
+			if o.err == nil && len(t.writes) > 0 {
+				var fatal error
+				o.err, fatal = b.apply(t)
+				if fatal != nil {
+					d.fail(fatal)
+				}
+			}
+		}
+	}
+	if d.failed == nil {
+		if err := b.finish(); err != nil {
+			d.fail(err)
+		}
+	} else {
+		b.discard()
+	}
+	for _, o := range ops {
+		if o.state.Load() != opRunning {
+			continue
+		}
+		if d.failed != nil {
+			// Whatever an operation of this batch saw or wrote may be lost.
+			o.err = d.failed
+		}
+		o.done <- struct{}{}
+	}
+}
+
+func (d *DB) fail(err error) {
+	if d.failed == nil {
+		d.log.Error("store failed; every later operation will fail", "err", err)
+		d.failed = fmt.Errorf("store failed: %w", err)
+	}
+}
+
+// runOp runs fn, turning a panic into the operation's error so that one bad
+// operation cannot take the committer (and every caller) down with it.
+func runOp(fn func(*tx) error, t *tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store operation panicked: %v", r)
+		}
+	}()
+	if err = fn(t); err == nil {
+		err = t.err
+	}
+	return err
+}
+
+// badgerLogger routes Badger's warnings and errors to slog and drops the rest.
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any) {
+	l.log.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "source", "badger")
+}
+
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.log.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "source", "badger")
+}
+
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}

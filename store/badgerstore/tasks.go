@@ -1,0 +1,412 @@
+package badgerstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// A task is stored at t/exec and indexed by when it can next be claimed: an
+// unclaimed one in r/readyAt/exec, a claimed one in l/leaseUntil/exec and
+// o/owner/exec. So ClaimTasks reads only claimable tasks, and Heartbeat only
+// the owner's.
+
+func (t *tx) getTask(exec string) (task store.Task, ok bool, err error) {
+	ok, err = t.get(key(kindTask, exec), func(v []byte) (err error) {
+		task, err = decodeTask(exec, v)
+		return err
+	})
+	return task, ok, err
+}
+
+func taskIndexKey(task *store.Task) []byte {
+	if task.Owner == "" {
+		return timeKey(kindReady, task.ReadyAt, task.Exec)
+	}
+	return timeKey(kindLease, task.LeaseUntil, task.Exec)
+}
+
+// putTask writes task, replacing old (nil if there is none) and its index keys.
+func (t *tx) putTask(old *store.Task, task store.Task) {
+	if old != nil {
+		t.del(taskIndexKey(old))
+		if old.Owner != "" {
+			t.del(ownerKey(old.Owner, old.Exec))
+		}
+	}
+	t.set(key(kindTask, task.Exec), encodeTask(&task))
+	t.set(taskIndexKey(&task), nil)
+	if task.Owner != "" {
+		t.set(ownerKey(task.Owner, task.Exec), nil)
+	}
+}
+
+func (t *tx) deleteTask(old *store.Task) {
+	t.del(key(kindTask, old.Exec))
+	t.del(taskIndexKey(old))
+	if old.Owner != "" {
+		t.del(ownerKey(old.Owner, old.Exec))
+	}
+}
+
+// newTask makes a task for exec, ready now: claimed for owner until
+// leaseUntil, or unclaimed when owner is "".
+func (t *tx) newTask(exec, owner string, leaseUntil int64) store.Task {
+	task := store.Task{Exec: exec, ReadyAt: t.now}
+	if owner != "" {
+		task.Owner, task.LeaseUntil = owner, leaseUntil
+	}
+	t.putTask(nil, task)
+	return task
+}
+
+// checkOwner fails when exec's task is claimed by another owner: this caller
+// lost its lease, and another worker now runs the execution.
+func (t *tx) checkOwner(exec, owner string) error {
+	task, ok, err := t.getTask(exec)
+	if err != nil {
+		return err
+	}
+	if ok && task.Owner != "" && task.Owner != owner {
+		return fmt.Errorf("%w: the task of execution %q is held by %q", store.ErrNotOwner, exec, task.Owner)
+	}
+	return nil
+}
+
+// Callbacks. A suspended execution X awaiting promises P1..Pn is recorded
+// twice: c/Pi lists X for each i, and w/X lists P1..Pn. Settling Pi reads
+// c/Pi; waking X then removes it from the other lists through w/X, so an
+// execution is registered only while it is suspended, and no stale callback
+// wakes it later. Both are point reads: no scan on the settle path.
+
+func (t *tx) getList(k []byte) (ids []string, err error) {
+	_, err = t.get(k, func(v []byte) (err error) {
+		ids, err = decodeList(v)
+		return err
+	})
+	return ids, err
+}
+
+func (t *tx) putList(k []byte, ids []string) {
+	if len(ids) == 0 {
+		t.del(k)
+		return
+	}
+	t.set(k, encodeList(ids))
+}
+
+// register records that exec awaits each of promises.
+func (t *tx) register(exec string, promises []string) error {
+	if err := t.unregister(exec, ""); err != nil {
+		return err
+	}
+	var ids []string
+	for _, p := range promises {
+		if slices.Contains(ids, p) {
+			continue
+		}
+		ids = append(ids, p)
+		k := key(kindCallback, p)
+		execs, err := t.getList(k)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(execs, exec) {
+			t.putList(k, append(execs, exec))
+		}
+	}
+	t.putList(key(kindWaiting, exec), ids)
+	return nil
+}
+
+// unregister removes exec's registrations, except from the callback list of
+// promise skip, which the caller deletes whole.
+func (t *tx) unregister(exec, skip string) error {
+	wk := key(kindWaiting, exec)
+	promises, err := t.getList(wk)
+	if err != nil || len(promises) == 0 {
+		return err
+	}
+	for _, p := range promises {
+		if p == skip {
+			continue
+		}
+		k := key(kindCallback, p)
+		execs, err := t.getList(k)
+		if err != nil {
+			return err
+		}
+		t.putList(k, slices.DeleteFunc(execs, func(x string) bool { return x == exec }))
+	}
+	t.del(wk)
+	return nil
+}
+
+// wake turns the callbacks of a settled promise into ready tasks, claimed
+// for owner (unclaimed when owner is ""), and returns the claimed ones. An
+// execution that already has a task, or whose own promise is settled, needs
+// none.
+func (t *tx) wake(promise, owner string, leaseUntil int64) ([]store.Task, error) {
+	k := key(kindCallback, promise)
+	execs, err := t.getList(k)
+	if err != nil || len(execs) == 0 {
+		return nil, err
+	}
+	t.del(k)
+	var claimed []store.Task
+	for _, exec := range execs {
+		if err := t.unregister(exec, promise); err != nil {
+			return nil, err
+		}
+		if _, ok, err := t.getTask(exec); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		p, ok, err := t.getPromise(exec)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || p.Effective(t.now).State.Settled() {
+			continue
+		}
+		if task := t.newTask(exec, owner, leaseUntil); owner != "" {
+			claimed = append(claimed, task)
+		}
+	}
+	return claimed, nil
+}
+
+// indexHit is an entry of a time index (timers, ready and lease), read by a
+// scan.
+type indexHit struct {
+	key []byte
+	at  int64
+	id  string
+}
+
+// scanIndex returns the entries of a time index with at <= until, up to
+// max, and the time of the first entry it left, 0 when none.
+func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next int64, err error) {
+	err = t.scan([]byte{kind}, nil, func(item *badger.Item) (bool, error) {
+		at, id, err := splitTimeKey(item.Key())
+		if err != nil {
+			return false, err
+		}
+		if at > until || len(hits) >= max {
+			next = at
+			return false, nil
+		}
+		hits = append(hits, indexHit{item.KeyCopy(nil), at, id})
+		return true, nil
+	})
+	return hits, next, err
+}
+
+// staleIndex drops an index entry whose record is missing or does not match.
+// That is a bug, but one to log and heal, not to fail on forever.
+func (t *tx) staleIndex(h indexHit) {
+	t.log.Warn("dropping a stale index entry", "key", fmt.Sprintf("%q", h.key))
+	t.del(h.key)
+}
+
+// ClaimTasks claims up to max ready tasks for owner: unclaimed ones with
+// ReadyAt <= now, then claimed ones whose lease has expired (LeaseUntil <=
+// now). next is the earliest ReadyAt among the unclaimed tasks it left (at or
+// before now when max cut it short), 0 when none.
+func (d *DB) ClaimTasks(ctx context.Context, owner string, now, leaseUntil int64, max int) (claimed []store.Task, next int64, err error) {
+	if owner == "" {
+		return nil, 0, fmt.Errorf("claim tasks: %w: empty owner", store.ErrInvalid)
+	}
+	err = d.do(ctx, func(t *tx) error {
+		claimed = nil
+		ready, nextReady, err := t.scanIndex(kindReady, now, max)
+		if err != nil {
+			return err
+		}
+		expired, nextLease, err := t.scanIndex(kindLease, now, max-len(ready))
+		if err != nil {
+			return err
+		}
+		next = nextReady
+		if nextLease != 0 && nextLease <= now { // expired leases left: claimable now
+			next = earliest(next, nextLease)
+		}
+		for _, h := range append(ready, expired...) {
+			task, ok, err := t.getTask(h.id)
+			if err != nil {
+				return err
+			}
+			if !ok || h.at != taskIndexTime(&task) {
+				t.staleIndex(h)
+				continue
+			}
+			nt := store.Task{Exec: h.id, Owner: owner, LeaseUntil: leaseUntil, ReadyAt: task.ReadyAt}
+			t.putTask(&task, nt)
+			claimed = append(claimed, nt)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("claim tasks: %w", err)
+	}
+	return claimed, next, nil
+}
+
+// taskIndexTime is the time under which task is indexed.
+func taskIndexTime(task *store.Task) int64 {
+	if task.Owner == "" {
+		return task.ReadyAt
+	}
+	return task.LeaseUntil
+}
+
+// earliest is the earlier of two times, where 0 means none.
+func earliest(a, b int64) int64 {
+	if a == 0 {
+		return b
+	}
+	return min(a, b)
+}
+
+// Heartbeat extends every lease owner holds to leaseUntil.
+func (d *DB) Heartbeat(ctx context.Context, owner string, leaseUntil int64) error {
+	prefix := ownerPrefix(owner)
+	err := d.do(ctx, func(t *tx) error {
+		var execs []string
+		err := t.scan(prefix, nil, func(item *badger.Item) (bool, error) {
+			execs = append(execs, string(item.Key()[len(prefix):]))
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, exec := range execs {
+			task, ok, err := t.getTask(exec)
+			if err != nil {
+				return err
+			}
+			if ok && task.Owner == owner {
+				nt := task
+				nt.LeaseUntil = leaseUntil
+				t.putTask(&task, nt)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("heartbeat %q: %w", owner, err)
+	}
+	return nil
+}
+
+// ReleaseTasks unclaims owner's tasks of execs, making them ready again.
+// Tasks that are gone or held by another owner are left alone.
+func (d *DB) ReleaseTasks(ctx context.Context, owner string, execs []string) error {
+	err := d.do(ctx, func(t *tx) error {
+		for _, exec := range execs {
+			task, ok, err := t.getTask(exec)
+			if err != nil {
+				return err
+			}
+			if ok && task.Owner == owner && owner != "" {
+				t.putTask(&task, store.Task{Exec: exec, ReadyAt: task.ReadyAt})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("release tasks of %q: %w", owner, err)
+	}
+	return nil
+}
+
+// Timeouts settles up to max pending promises whose timeout is <= now, as
+// timed out (see store.TimedOutState) at their timeout. next is the earliest
+// timeout left, 0 when none.
+func (d *DB) Timeouts(ctx context.Context, now int64, max int, owner string, leaseUntil int64) (settled []store.Promise, claimed []store.Task, next int64, err error) {
+	err = d.do(ctx, func(t *tx) error {
+		settled, claimed = nil, nil
+		due, n, err := t.scanIndex(kindTimer, now, max)
+		if err != nil {
+			return err
+		}
+		next = n
+		for _, h := range due {
+			p, ok, err := t.getPromise(h.id)
+			if err != nil {
+				return err
+			}
+			if !ok || p.State != store.Pending || p.Timeout != h.at {
+				t.staleIndex(h)
+				continue
+			}
+			p.State, p.CompletedOn, p.Value = store.TimedOutState(p.Tags), p.Timeout, store.Value{}
+			woken, err := t.completed(&p, owner, leaseUntil)
+			if err != nil {
+				return err
+			}
+			settled = append(settled, p)
+			claimed = append(claimed, woken...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("timeouts: %w", err)
+	}
+	return settled, claimed, next, nil
+}
+
+// voidLeases unclaims every claimed task. Open runs it before the committer
+// starts, with the committer's machinery, in rounds that each fit a
+// transaction.
+func (d *DB) voidLeases() (int, error) {
+	const round = 2000
+	b := &batch{db: d.bdb}
+	t := &tx{log: d.log, index: make(map[string]int)}
+	total := 0
+	for {
+		n := 0
+		b.begin()
+		t.reset(b.txn, d.nowMs())
+		err := runOp(func(t *tx) error {
+			leased, _, err := t.scanIndex(kindLease, math.MaxInt64, round)
+			if err != nil {
+				return err
+			}
+			for _, h := range leased {
+				task, ok, err := t.getTask(h.id)
+				if err != nil {
+					return err
+				}
+				if !ok || h.at != taskIndexTime(&task) {
+					t.staleIndex(h)
+					continue
+				}
+				t.putTask(&task, store.Task{Exec: h.id, ReadyAt: task.ReadyAt})
+			}
+			n = len(leased)
+			return nil
+		}, t)
+		if err == nil {
+			err, _ = b.apply(t)
+		}
+		if err != nil {
+			b.discard()
+			return total, err
+		}
+		if err := b.finish(); err != nil {
+			return total, err
+		}
+		total += n
+		if n < round {
+			return total, nil
+		}
+	}
+}

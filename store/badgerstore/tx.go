@@ -1,0 +1,221 @@
+package badgerstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// A batch's transaction is committed early and a new one begun when it would
+// grow past these figures: well under Badger's own limits (15% of the 64 MiB
+// memtable, ~100,000 entries), so ErrTxnTooBig is the exception, not the rule.
+const (
+	maxTxnWrites = 10000
+	maxTxnBytes  = 4 << 20
+)
+
+// write is one buffered Set (del false) or Delete.
+type write struct {
+	key, val []byte
+	del      bool
+}
+
+// tx is one operation's view of the batch: reads see the committed state, the
+// batch's earlier operations and this operation's own writes; writes are
+// buffered here and reach Badger only when the operation succeeds.
+type tx struct {
+	log    *slog.Logger
+	txn    *badger.Txn
+	now    int64 // store clock, Unix ms, fixed for the operation
+	writes []write
+	index  map[string]int // key → position in writes
+	bytes  int
+	err    error // an invalid write; fails the operation
+}
+
+func (t *tx) reset(txn *badger.Txn, now int64) {
+	clear(t.writes) // drop references for the GC
+	t.writes = t.writes[:0]
+	clear(t.index)
+	t.txn, t.now, t.bytes, t.err = txn, now, 0, nil
+}
+
+// get calls fn with the value of key, if present. The value is valid only
+// during fn.
+func (t *tx) get(key []byte, fn func(val []byte) error) (bool, error) {
+	if i, ok := t.index[string(key)]; ok {
+		w := t.writes[i]
+		if w.del {
+			return false, nil
+		}
+		if fn == nil {
+			return true, nil
+		}
+		return true, fn(w.val)
+	}
+	item, err := t.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %q: %w", key, err)
+	}
+	if fn == nil {
+		return true, nil
+	}
+	if err := item.Value(fn); err != nil {
+		return false, fmt.Errorf("read %q: %w", key, err)
+	}
+	return true, nil
+}
+
+func (t *tx) has(key []byte) (bool, error) { return t.get(key, nil) }
+
+func (t *tx) set(key, val []byte) { t.put(write{key: key, val: val}) }
+func (t *tx) del(key []byte)      { t.put(write{key: key, del: true}) }
+
+func (t *tx) put(w write) {
+	if len(w.key) > maxKey {
+		if t.err == nil {
+			t.err = fmt.Errorf("%w: key of %d bytes is too long (max %d)", store.ErrInvalid, len(w.key), maxKey)
+		}
+		return
+	}
+	t.bytes += len(w.key) + len(w.val)
+	if i, ok := t.index[string(w.key)]; ok {
+		t.writes[i] = w
+		return
+	}
+	t.index[string(w.key)] = len(t.writes)
+	t.writes = append(t.writes, w)
+}
+
+// scan calls fn for each key with prefix, from start (or the prefix) on, in
+// order, until fn returns false. The item is valid only during fn.
+//
+// Scans see the batch's committed and earlier writes but not this operation's
+// buffered ones, so an operation must scan before it writes; doing otherwise
+// is a bug this reports.
+func (t *tx) scan(prefix, start []byte, fn func(item *badger.Item) (more bool, err error)) error {
+	if len(t.writes) > 0 {
+		return errors.New("internal error: scan after write in one store operation")
+	}
+	it := t.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	if start == nil || bytes.Compare(start, prefix) < 0 {
+		start = prefix
+	}
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
+		more, err := fn(it.Item())
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	return nil
+}
+
+// batch owns the committer's Badger transaction.
+type batch struct {
+	db  *badger.DB
+	txn *badger.Txn
+	// applied are the writes in txn, in order, to rebuild it should applying
+	// an operation fail halfway.
+	applied []write
+	bytes   int
+}
+
+func (b *batch) begin() { b.txn = b.db.NewTransaction(true) }
+
+// apply moves a successful operation's writes into the transaction. opErr
+// fails only this operation; fatal means the batch's transaction could not be
+// committed and the store can no longer be trusted.
+func (b *batch) apply(t *tx) (opErr, fatal error) {
+	if len(b.applied) > 0 && (len(b.applied)+len(t.writes) > maxTxnWrites || b.bytes+t.bytes > maxTxnBytes) {
+		if err := b.commit(); err != nil {
+			return err, err
+		}
+	}
+	if err := b.setAll(t.writes); err != nil {
+		// The transaction now holds part of the operation: rebuild it without.
+		if fatal := b.rebuild(); fatal != nil {
+			return fatal, fatal
+		}
+		if !errors.Is(err, badger.ErrTxnTooBig) || len(b.applied) == 0 {
+			return fmt.Errorf("write: %w", err), nil
+		}
+		// Too big together with the operations before it: commit those and
+		// try it alone.
+		if fatal := b.commit(); fatal != nil {
+			return fatal, fatal
+		}
+		if err := b.setAll(t.writes); err != nil {
+			if fatal := b.rebuild(); fatal != nil {
+				return fatal, fatal
+			}
+			return fmt.Errorf("write: %w", err), nil
+		}
+	}
+	b.applied = append(b.applied, t.writes...)
+	b.bytes += t.bytes
+	return nil, nil
+}
+
+func (b *batch) setAll(ws []write) error {
+	for _, w := range ws {
+		var err error
+		if w.del {
+			err = b.txn.Delete(w.key)
+		} else {
+			err = b.txn.Set(w.key, w.val)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuild replaces the transaction by one holding exactly b.applied.
+func (b *batch) rebuild() error {
+	b.txn.Discard()
+	b.txn = b.db.NewTransaction(true)
+	if err := b.setAll(b.applied); err != nil {
+		return fmt.Errorf("rebuild transaction: %w", err)
+	}
+	return nil
+}
+
+// commit commits (and syncs) the current transaction and begins another.
+func (b *batch) commit() error {
+	err := b.finish()
+	b.txn = b.db.NewTransaction(true)
+	return err
+}
+
+// finish commits (and syncs) the current transaction.
+func (b *batch) finish() error {
+	err := b.txn.Commit()
+	b.forget()
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (b *batch) discard() {
+	b.txn.Discard()
+	b.forget()
+}
+
+func (b *batch) forget() {
+	clear(b.applied) // drop references for the GC
+	b.applied, b.bytes = b.applied[:0], 0
+}
