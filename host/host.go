@@ -47,7 +47,7 @@ type Host struct {
 	kicks     struct{ tasks, timers chan struct{} }
 
 	modMu   sync.Mutex
-	modules map[string]*module
+	modules map[string]*moduleSlot // by module hash; nil once closed
 
 	funcMu sync.Mutex
 	funcs  map[string]store.Function // name → latest version seen
@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		importNames:  map[string]bool{},
 		extraModules: map[string]bool{},
 		slots:        make(chan struct{}, cfg.Workers),
-		modules:      map[string]*module{},
+		modules:      map[string]*moduleSlot{},
 		funcs:        map[string]store.Function{},
 		active:       map[string]*active{},
 		watchers:     map[string]map[*watcher]struct{}{},
@@ -145,8 +145,11 @@ func (h *Host) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 	h.modMu.Lock()
-	for _, m := range h.modules {
-		m.close(context.Background())
+	for _, slot := range h.modules {
+		<-slot.ready
+		if slot.m != nil {
+			slot.m.close(context.Background())
+		}
 	}
 	h.modules = nil
 	h.modMu.Unlock()
@@ -207,25 +210,7 @@ func (h *Host) Deploy(ctx context.Context, name string, wasm []byte, entry strin
 // loadCompiled is loadModule for bytes in hand (at deploy), validating entry
 // even when the module is already compiled for another function.
 func (h *Host) loadCompiled(ctx context.Context, hash string, wasm []byte, entry string) (*module, error) {
-	h.modMu.Lock()
-	m, ok := h.modules[hash]
-	h.modMu.Unlock()
-	if ok {
-		return m, h.validate(m.mod, entry)
-	}
-	m, err := h.compile(ctx, hash, wasm, entry)
-	if err != nil {
-		return nil, err
-	}
-	h.modMu.Lock()
-	if prev, ok := h.modules[hash]; ok {
-		h.modMu.Unlock()
-		m.mod.Close(ctx)
-		return prev, nil
-	}
-	h.modules[hash] = m
-	h.modMu.Unlock()
-	return m, nil
+	return h.compiled(ctx, hash, entry, func() ([]byte, error) { return wasm, nil })
 }
 
 // function returns the latest version of name. Versions deployed through this

@@ -102,31 +102,57 @@ func (h *Host) validate(mod engine.Module, entry string) error {
 // loadModule returns the compiled module for hash, compiling it from the
 // store's bytes on first use (from the on-disk cache after a restart).
 func (h *Host) loadModule(ctx context.Context, hash, entry string) (*module, error) {
+	return h.compiled(ctx, hash, entry, func() ([]byte, error) { return h.store.GetModule(ctx, hash) })
+}
+
+// moduleSlot holds one module while it compiles and after.
+type moduleSlot struct {
+	ready chan struct{} // closed when m or err is set
+	m     *module
+	err   error
+}
+
+// compiled returns module hash, compiling it once however many callers ask at
+// the same time. wazero shares compiled code between compilations of the same
+// bytes, so a duplicate must never be compiled and closed: that would free
+// code the kept copy still runs.
+func (h *Host) compiled(ctx context.Context, hash, entry string, wasm func() ([]byte, error)) (*module, error) {
 	h.modMu.Lock()
-	m, ok := h.modules[hash]
+	if h.modules == nil {
+		h.modMu.Unlock()
+		return nil, ErrClosed
+	}
+	slot, ok := h.modules[hash]
+	if !ok {
+		slot = &moduleSlot{ready: make(chan struct{})}
+		h.modules[hash] = slot
+	}
 	h.modMu.Unlock()
 	if ok {
-		return m, nil
+		select {
+		case <-slot.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if slot.err != nil {
+			return nil, slot.err
+		}
+		return slot.m, h.validate(slot.m.mod, entry)
 	}
-	// Compiling can take a second for a large guest: not under the lock. Two
-	// callers may both compile; the loser's copy is dropped.
-	wasm, err := h.store.GetModule(ctx, hash)
+	b, err := wasm()
+	if err == nil {
+		slot.m, err = h.compile(ctx, hash, b, entry)
+	} else {
+		err = fmt.Errorf("module %s: %w", hash, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("module %s: %w", hash, err)
-	}
-	m, err = h.compile(ctx, hash, wasm, entry)
-	if err != nil {
-		return nil, err
-	}
-	h.modMu.Lock()
-	if prev, ok := h.modules[hash]; ok {
+		slot.err = err
+		h.modMu.Lock()
+		delete(h.modules, hash) // let a later call try again
 		h.modMu.Unlock()
-		m.mod.Close(ctx)
-		return prev, nil
 	}
-	h.modules[hash] = m
-	h.modMu.Unlock()
-	return m, nil
+	close(slot.ready)
+	return slot.m, err
 }
 
 // instantiate makes a fresh instance; its guest runtime initializes with the
