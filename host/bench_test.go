@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"strconv"
@@ -129,34 +130,56 @@ func fanout(b *testing.B, child string, wasm []byte) {
 func BenchmarkFanout1000RawChildren(b *testing.B) { fanout(b, "rawecho", rawEcho()) }
 func BenchmarkFanout1000GoChildren(b *testing.B)  { fanout(b, "square", guest(b, "square")) }
 
-// BenchmarkReplay measures replay per journal entry: an execution makes
-// 10,000 journaled steps, then sleeps. Cold (no parking), the sleep's end
-// resumes it on a new instance that replays the 10,000 entries; hot, the
-// instance just continues. The difference, per entry, is the replay cost.
+// BenchmarkReplay measures a cold resume: an execution makes n journaled
+// steps, then waits for an external promise with parking off, so its instance
+// is dropped. The timer runs from settling the promise to the durable result:
+// a new instance, the replay of n entries, the result's commit. Subtracting
+// the same with n = 0 leaves the replay, reported per entry.
 func BenchmarkReplay(b *testing.B) {
-	const steps = 10_000
-	measure := func(configure ...func(*host.Config)) time.Duration {
-		h := benchHost(b, configure...)
-		h.deploy("steps", "steps")
-		h.run("steps", map[string]int{"steps": 1, "sleep_ms": 1}, host.InvokeOptions{}) // warm
-		var total time.Duration
-		for range b.N {
-			start := time.Now()
-			p := h.run("steps", map[string]int{"steps": steps, "sleep_ms": 1}, host.InvokeOptions{})
-			total += time.Since(start)
-			if p.State != store.Resolved {
-				b.Fatalf("%s %s", p.State, p.Value.Data)
+	h := benchHost(b, noParking)
+	h.deploy("steps", "steps")
+	ctx := context.Background()
+	resume := func(n, i int) time.Duration {
+		id := fmt.Sprintf("replay-%d-%d", n, i)
+		if _, err := h.Invoke(ctx, "steps", jsonBytes(b, map[string]any{"steps": n, "wait": true}), host.InvokeOptions{ID: id}); err != nil {
+			b.Fatal(err)
+		}
+		waitSuspended(b, h, id)
+		start := time.Now()
+		if _, err := h.Settle(ctx, store.Settle{ID: fmt.Sprintf("%s.%d", id, n+1), State: store.Resolved}); err != nil {
+			b.Fatal(err)
+		}
+		if p := h.await(id); p.State != store.Resolved {
+			b.Fatalf("%s %s", p.State, p.Value.Data)
+		}
+		return time.Since(start)
+	}
+	resume(0, -1) // warm
+	const n = 10_000
+	var empty, full time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		empty += resume(0, i)
+		full += resume(n, i)
+	}
+	b.ReportMetric(float64(full.Microseconds())/float64(b.N), "resume-10k-µs")
+	b.ReportMetric(float64(empty.Microseconds())/float64(b.N), "resume-0-µs")
+	b.ReportMetric(float64((full-empty).Nanoseconds())/float64(b.N)/n, "replay-ns/entry")
+}
+
+// waitSuspended waits until execution id is durably suspended: its journal is
+// written and no goroutine of the host drives it.
+func waitSuspended(b *testing.B, h *testHost, id string) {
+	b.Helper()
+	for range 10_000 {
+		if !h.Active(id) {
+			if _, err := h.Get(context.Background(), id); err == nil {
+				return
 			}
 		}
-		h.close()
-		return total / time.Duration(b.N)
+		time.Sleep(time.Millisecond)
 	}
-	b.ResetTimer()
-	hot := measure()
-	cold := measure(noParking)
-	b.ReportMetric(float64(hot.Microseconds()), "hot-µs/exec")
-	b.ReportMetric(float64(cold.Microseconds()), "cold-µs/exec")
-	b.ReportMetric(float64((cold-hot).Nanoseconds())/steps, "replay-ns/entry")
+	b.Fatalf("%s never suspended", id)
 }
 
 // BenchmarkMemoryPerSuspended reports memory held per execution waiting on an

@@ -106,8 +106,7 @@ func callInvoke(ctx context.Context, mem engine.Memory, stack []uint64) {
 	}
 	d := digest(store.OpInvoke, name, args)
 	seq, e := r.step(store.OpInvoke, d)
-	hd := &r.handles[seq-1]
-	hd.op, hd.id = store.OpInvoke, r.childID(seq)
+	r.newHandle(seq, store.OpInvoke)
 	if e == nil {
 		r.startChild(seq, d, string(name), args)
 	}
@@ -154,8 +153,7 @@ func (r *run) promiseCall(op store.Op, durNs int64, tags map[string]string) int3
 	ms := (durNs + 999_999) / 1_000_000 // round up to whole ms
 	d := digest(op, be64(ms))
 	seq, e := r.step(op, d)
-	hd := &r.handles[seq-1]
-	hd.op, hd.id = op, r.childID(seq)
+	hd := r.newHandle(seq, op)
 	if op == store.OpSleep {
 		hd.sleepNs = ms * 1_000_000
 	}
@@ -202,8 +200,8 @@ func callHTTP(ctx context.Context, mem engine.Memory, stack []uint64) {
 	}
 	d := digest(store.OpHTTP, req)
 	seq, e := r.step(store.OpHTTP, d)
-	hd := &r.handles[seq-1]
-	hd.op, hd.id, hd.req = store.OpHTTP, r.childID(seq), req
+	hd := r.newHandle(seq, store.OpHTTP)
+	hd.req = req
 	if e != nil {
 		r.recoverHTTP(hd, hr.Idempotent)
 		ret(stack, int32(seq))
@@ -274,11 +272,7 @@ func (r *run) handle(h int32) *handle {
 	if h <= 0 || int(h) > len(r.handles) {
 		return nil
 	}
-	hd := &r.handles[h-1]
-	if hd.id == "" {
-		return nil // a local step (now, random, await_any): not a promise
-	}
-	return hd
+	return r.handles[h-1] // nil for a local step (now, random, await_any): not a promise
 }
 
 // settledState maps a settled handle to the ABI's state code, advancing
@@ -341,7 +335,9 @@ func callNow(ctx context.Context, mem engine.Memory, stack []uint64) {
 		return
 	}
 	t := time.Now().UnixNano()
-	r.record(seq, store.OpNow, digestNow, "", be64(t))
+	out := r.outcome8()
+	binary.BigEndian.PutUint64(out, uint64(t))
+	r.recordAt(seq, store.OpNow, digestNow, "", out, t)
 	stack[0] = uint64(t)
 }
 

@@ -28,7 +28,7 @@ type run struct {
 	input   []byte
 	journal []store.Entry // the attempt's journal as loaded: replayed first
 	seq     uint32        // the last sequence number used
-	handles []handle      // handles[seq-1]; nil op for local steps
+	handles []*handle     // handles[seq-1]; nil for local steps (now, random, await_any)
 
 	pending     store.Commit // written with the next durable step
 	createSeqs  []uint32     // pending.Creates[i] is the promise of handle createSeqs[i]
@@ -48,6 +48,7 @@ type run struct {
 	parkElem   *list.Element // guarded by h.mu
 
 	tail []byte // the end of the guest's stderr, for trap messages
+	slab []byte // small outcomes are cut from it: one allocation per many steps
 }
 
 // handle is what a handle refers to: a promise this attempt created or found.
@@ -386,7 +387,7 @@ func (r *run) step(op store.Op, d [16]byte) (uint32, *store.Entry) {
 		fail(&permanentError{fmt.Errorf("the execution made more than %d journaled host calls in one attempt (the step limit)", r.h.cfg.MaxSteps)})
 	}
 	r.seq++
-	r.handles = append(r.handles, handle{})
+	r.handles = append(r.handles, nil)
 	if int(r.seq) <= len(r.journal) {
 		e := &r.journal[r.seq-1]
 		if e.Op != op || e.Digest != d {
@@ -397,9 +398,20 @@ func (r *run) step(op store.Op, d [16]byte) (uint32, *store.Entry) {
 	return r.seq, nil
 }
 
+// newHandle makes the handle of a promise-making call at seq.
+func (r *run) newHandle(seq uint32, op store.Op) *handle {
+	hd := &handle{op: op, id: r.childID(seq)}
+	r.handles[seq-1] = hd
+	return hd
+}
+
 // record adds a new journal entry, written with the next durable step.
 func (r *run) record(seq uint32, op store.Op, d [16]byte, child string, outcome []byte) {
-	r.pending.Entries = append(r.pending.Entries, store.Entry{Seq: seq, Op: op, Digest: d, Child: child, Outcome: outcome, Time: time.Now().UnixNano()})
+	r.recordAt(seq, op, d, child, outcome, time.Now().UnixNano())
+}
+
+func (r *run) recordAt(seq uint32, op store.Op, d [16]byte, child string, outcome []byte, now int64) {
+	r.pending.Entries = append(r.pending.Entries, store.Entry{Seq: seq, Op: op, Digest: d, Child: child, Outcome: outcome, Time: now})
 	if len(r.pending.Entries) >= flushEvery {
 		r.flush()
 	}
@@ -427,7 +439,7 @@ func (r *run) flush() {
 	}
 	timers := false
 	for i, p := range res.Creates {
-		hd := &r.handles[r.createSeqs[i]-1]
+		hd := r.handles[r.createSeqs[i]-1]
 		if p.State.Settled() {
 			hd.settle(p)
 		}
@@ -445,7 +457,7 @@ func (r *run) flush() {
 		kick(r.h.kicks.timers)
 	}
 	for _, seq := range r.pendingHTTP {
-		if hd := &r.handles[seq-1]; !hd.settled {
+		if hd := r.handles[seq-1]; !hd.settled {
 			r.h.sendHTTP(hd.id, hd.req)
 		} else {
 			r.h.doneHTTP(hd.id)
@@ -471,6 +483,16 @@ func (r *run) afterCommit(res store.CommitResult) {
 		}
 		r.h.dispatch(t, f)
 	}
+}
+
+// outcome8 returns an 8-byte buffer for a journal outcome.
+func (r *run) outcome8() []byte {
+	if len(r.slab) < 8 {
+		r.slab = make([]byte, 8<<10)
+	}
+	b := r.slab[:8:8]
+	r.slab = r.slab[8:]
+	return b
 }
 
 func (hd *handle) settle(p store.Promise) {
@@ -514,7 +536,7 @@ func (r *run) awaitAny(hs []*handle) int {
 				return i
 			}
 		}
-		r.block(w)
+		r.block(w, hs)
 		r.h.unwatch(w)
 	}
 }
@@ -522,7 +544,7 @@ func (r *run) awaitAny(hs []*handle) int {
 // block waits for w with the instance parked in memory (hot), or suspends
 // the execution durably and unwinds the guest (cold) when parking is off or
 // this run is evicted to make room.
-func (r *run) block(w *watcher) {
+func (r *run) block(w *watcher, hs []*handle) {
 	if r.h.cfg.MaxParked < 0 {
 		r.suspend(w.ids)
 		return
@@ -546,8 +568,8 @@ func (r *run) block(w *watcher) {
 	r.slot = true
 	r.guestSince.Store(time.Now().UnixNano())
 	if got {
-		for i := range r.handles {
-			if hd := &r.handles[i]; hd.id == p.ID && !hd.settled {
+		for _, hd := range hs {
+			if hd.id == p.ID && !hd.settled {
 				hd.settle(p)
 			}
 		}

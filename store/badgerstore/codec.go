@@ -256,7 +256,7 @@ func decodeList(v []byte) ([]string, error) {
 // Journal entries are the hot path (replay reads thousands), so their layout
 // is fixed where it can be: op (1 byte), digest (16), time (8, big endian),
 // then the child id (uvarint length, bytes) and the outcome (the rest). The
-// sequence number is the last four bytes of the key.
+// entries of one commit share one key (see appendChunkEntry).
 const entryFixed = 1 + 16 + 8
 
 func appendEntry(b []byte, e *store.Entry) []byte {
@@ -265,6 +265,35 @@ func appendEntry(b []byte, e *store.Entry) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time))
 	b = appendString(b, e.Child)
 	return append(b, e.Outcome...)
+}
+
+// A journal chunk (the value of one journal key) is a run of entries, each
+// as uvarint length, then seq (4 bytes, big endian), then appendEntry's bytes.
+func appendChunkEntry(b []byte, e *store.Entry) []byte {
+	n := 4 + entryFixed + uvarintLen(uint64(len(e.Child))) + len(e.Child) + len(e.Outcome)
+	b = binary.AppendUvarint(b, uint64(n))
+	b = binary.BigEndian.AppendUint32(b, e.Seq)
+	return appendEntry(b, e)
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
+// nextChunkEntry splits the first entry off a chunk: it sets e.Seq and
+// returns the entry's appendEntry bytes and the rest of the chunk.
+func nextChunkEntry(v []byte, e *store.Entry) (entry, rest []byte, err error) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 || n < 4 || uint64(len(v)-k) < n {
+		return nil, nil, fmt.Errorf("decode journal chunk: %w", errCorrupt)
+	}
+	v = v[k:]
+	e.Seq = binary.BigEndian.Uint32(v)
+	return v[4:n], v[n:], nil
 }
 
 // decodeEntry decodes v into e without allocating: Child and Outcome are

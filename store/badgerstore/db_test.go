@@ -107,12 +107,13 @@ func TestLargeBatches(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		// ~120,000 entries: more than Badger takes in one transaction.
-		es := make([]store.Entry, 120_000)
-		for i := range es {
-			es[i] = entry(uint32(i), store.OpNow, "", []byte{1, 2, 3, 4, 5, 6, 7, 8})
+		// ~120,000 promises: more keys than Badger takes in one transaction.
+		cs := make([]store.Create, 120_000)
+		for i := range cs {
+			cs[i] = store.Create{ID: fmt.Sprintf("huge.%d", i), Timeout: store.NoTimeout}
 		}
-		if _, err := d.Commit(ctx, store.Commit{Exec: "huge", Attempt: 1, Entries: es}, "w", t0); err == nil {
+		es := []store.Entry{entry(1, store.OpNow, "", []byte{1, 2, 3, 4, 5, 6, 7, 8})}
+		if _, err := d.Commit(ctx, store.Commit{Exec: "huge", Attempt: 1, Entries: es, Creates: cs}, "w", t0); err == nil {
 			errs <- errors.New("a commit too large for Badger succeeded")
 		}
 	})
@@ -130,6 +131,9 @@ func TestLargeBatches(t *testing.T) {
 	}
 	if j, err := d.ReadJournal(ctx, "huge", 1); err != nil || len(j) != 0 {
 		t.Fatalf("the failed commit left %d entries, %v", len(j), err)
+	}
+	if _, err := d.GetPromise(ctx, "huge.1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the failed commit left promise huge.1: %v", err)
 	}
 	// The store still works.
 	create(t, d, store.Create{ID: "after", Timeout: store.NoTimeout})

@@ -2,9 +2,9 @@ package badgerstore
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
+	"sort"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -103,10 +103,22 @@ func (t *tx) appendEntries(exec string, attempt uint32, owner string, entries []
 	if err := t.checkOwner(exec, owner); err != nil {
 		return err
 	}
-	for i := range entries {
-		e := &entries[i]
-		t.set(journalKey(exec, attempt, e.Seq), appendEntry(make([]byte, 0, entryFixed+2+len(e.Child)+len(e.Outcome)), e))
+	if len(entries) == 0 {
+		return nil
 	}
+	// One key per commit, not per entry: a step costs a few bytes in a
+	// shared value instead of a Badger key of its own, which is what makes a
+	// journaled local step cheap. The key carries the first entry's seq, so
+	// chunks sort in journal order.
+	n := 0
+	for i := range entries {
+		n += 2 + 4 + entryFixed + 2 + len(entries[i].Child) + len(entries[i].Outcome)
+	}
+	v := make([]byte, 0, n)
+	for i := range entries {
+		v = appendChunkEntry(v, &entries[i])
+	}
+	t.set(journalKey(exec, attempt, entries[0].Seq), v)
 	return nil
 }
 
@@ -141,7 +153,7 @@ func (d *DB) ReadJournal(ctx context.Context, exec string, attempt uint32) ([]st
 	prefix := journalPrefix(exec, attempt)
 	var (
 		entries  []store.Entry
-		ends     []int // per entry: end of its child in children, end of its outcome in outcomes
+		spans    []int // per entry: start and end of its child in children, of its outcome in outcomes
 		children []byte
 		outcomes []byte
 	)
@@ -150,17 +162,28 @@ func (d *DB) ReadJournal(ctx context.Context, exec string, attempt uint32) ([]st
 		defer it.Close()
 		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 			item := it.Item()
-			k := item.Key()
-			if len(k) != len(prefix)+4 {
+			if k := item.Key(); len(k) != len(prefix)+4 {
 				return fmt.Errorf("journal key %q: %w", k, errCorrupt)
 			}
-			entries = append(grow(entries, 1), store.Entry{Seq: binary.BigEndian.Uint32(k[len(prefix):])})
 			err := item.Value(func(v []byte) error {
-				child, outcome, err := decodeEntry(v, &entries[len(entries)-1])
-				children = append(grow(children, len(child)), child...)
-				outcomes = append(grow(outcomes, len(outcome)), outcome...)
-				ends = append(grow(ends, 2), len(children), len(outcomes))
-				return err
+				for len(v) > 0 {
+					var e store.Entry
+					ev, rest, err := nextChunkEntry(v, &e)
+					if err != nil {
+						return err
+					}
+					v = rest
+					child, outcome, err := decodeEntry(ev, &e)
+					if err != nil {
+						return err
+					}
+					entries = append(grow(entries, 1), e)
+					cs, os := len(children), len(outcomes)
+					children = append(grow(children, len(child)), child...)
+					outcomes = append(grow(outcomes, len(outcome)), outcome...)
+					spans = append(grow(spans, 4), cs, len(children), os, len(outcomes))
+				}
+				return nil
 			})
 			if err != nil {
 				return err
@@ -171,15 +194,14 @@ func (d *DB) ReadJournal(ctx context.Context, exec string, attempt uint32) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("read journal of %q attempt %d: %w", exec, attempt, err)
 	}
+	entries, spans = sortEntries(entries, spans)
 	all := string(children)
-	var c, o int
 	for i := range entries {
-		ce, oe := ends[2*i], ends[2*i+1]
-		entries[i].Child = all[c:ce]
-		if oe > o {
-			entries[i].Outcome = outcomes[o:oe:oe]
+		sp := spans[4*i : 4*i+4]
+		entries[i].Child = all[sp[0]:sp[1]]
+		if sp[3] > sp[2] {
+			entries[i].Outcome = outcomes[sp[2]:sp[3]:sp[3]]
 		}
-		c, o = ce, oe
 	}
 	return entries, nil
 }
@@ -281,4 +303,32 @@ func grow[S ~[]E, E any](s S, n int) S {
 		s = slices.Grow(s, max(n, cap(s)))
 	}
 	return s
+}
+
+// sortEntries puts entries in seq order, keeping the last written of equal
+// seqs, with their spans. The host writes in order, so usually this only
+// checks.
+func sortEntries(entries []store.Entry, spans []int) ([]store.Entry, []int) {
+	sorted := true
+	for i := 1; i < len(entries) && sorted; i++ {
+		sorted = entries[i-1].Seq < entries[i].Seq
+	}
+	if sorted {
+		return entries, spans
+	}
+	idx := make([]int, len(entries))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return entries[idx[a]].Seq < entries[idx[b]].Seq })
+	out := make([]store.Entry, 0, len(entries))
+	outSpans := make([]int, 0, len(spans))
+	for k, i := range idx {
+		if k+1 < len(idx) && entries[idx[k+1]].Seq == entries[i].Seq {
+			continue // a later write of the same seq wins
+		}
+		out = append(out, entries[i])
+		outSpans = append(outSpans, spans[4*i:4*i+4]...)
+	}
+	return out, outSpans
 }

@@ -1,7 +1,9 @@
 //go:build wasip1
 
-// Steps makes many cheap journaled calls around one durable sleep, to
-// measure replay speed. Input: {"steps": N, "sleep_ms": S} → {"steps": 2N}.
+// Steps makes many cheap journaled calls around one wait, to measure replay
+// speed. Input: {"steps": N, "sleep_ms": S, "wait": W} → {"steps": 2N}.
+// It waits by a durable sleep of S ms, or, when W is true, for an external
+// promise (its id is "<execution id>.<N+1>") that someone settles.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 type input struct {
 	Steps   int   `json:"steps"`
 	SleepMS int64 `json:"sleep_ms"`
+	Wait    bool  `json:"wait"`
 }
 
 type output struct {
@@ -24,11 +27,18 @@ func init() {
 		for range in.Steps {
 			reprise.Now()
 		}
-		if in.SleepMS > 0 {
+		switch {
+		case in.Wait:
+			if _, err := reprise.NewPromise(0).Await(); err != nil {
+				return output{}, err
+			}
+		case in.SleepMS > 0:
 			reprise.Sleep(time.Duration(in.SleepMS) * time.Millisecond)
 		}
-		for range in.Steps {
-			reprise.Now()
+		if !in.Wait {
+			for range in.Steps {
+				reprise.Now()
+			}
 		}
 		return output{Steps: 2 * in.Steps}, nil
 	})
