@@ -1,0 +1,171 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/store"
+	"github.com/reprise-wasm/reprise/store/badgerstore"
+)
+
+// closeTimeout bounds a graceful host shutdown: running guests are stopped
+// and their journals written, which takes milliseconds, not seconds.
+const closeTimeout = 30 * time.Second
+
+func (a *app) storeDir() string { return filepath.Join(a.dataDir, "store") }
+
+// openStore opens the data directory's store, creating it if needed.
+func (a *app) openStore() (*badgerstore.DB, error) {
+	if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := badgerstore.Open(a.storeDir(), badgerstore.Options{Logger: a.log})
+	if errors.Is(err, badgerstore.ErrLocked) {
+		return nil, &exitError{code: ExitLocked, err: err, msg: fmt.Sprintf(
+			"data directory %s is in use by another reprise process (a `reprise worker`?); stop it or use another --data", a.dataDir)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open data directory %s: %w", a.dataDir, err)
+	}
+	return db, nil
+}
+
+// errNoData says the data directory holds no store yet.
+var errNoData = errors.New("no data")
+
+// openStoreToRead opens the store for a read-only command. Such commands
+// never create a host, so they never run executions. A data directory that
+// does not exist yet gives errNoData rather than being created.
+func (a *app) openStoreToRead() (*badgerstore.DB, error) {
+	if _, err := os.Stat(a.storeDir()); errors.Is(err, os.ErrNotExist) {
+		return nil, errNoData
+	}
+	return a.openStore()
+}
+
+// notFound is the error for an id the data directory does not hold.
+func (a *app) notFound(id string) error {
+	return &exitError{code: ExitNotFound, err: store.ErrNotFound, msg: fmt.Sprintf(
+		"no execution or promise with id %q in data directory %s: check the id (`reprise ls` lists them) or --data", id, a.dataDir)}
+}
+
+// session is a host running on the data directory's store.
+type session struct {
+	db      *badgerstore.DB
+	h       *host.Host
+	closing *atomic.Bool
+}
+
+// openHost opens the store and starts a host on it. The host resumes every
+// unfinished execution the store holds (they run while the command does).
+func (a *app) openHost(ctx context.Context) (*session, error) {
+	db, err := a.openStore()
+	if err != nil {
+		return nil, err
+	}
+	closing := new(atomic.Bool)
+	h, err := host.New(ctx, host.Config{
+		Store:    db,
+		Logger:   slog.New(quietClose{a.log.Handler(), closing}),
+		CacheDir: a.cacheDir,
+		HTTP:     a.httpConfig(),
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("start host: %w", err)
+	}
+	return &session{db: db, h: h, closing: closing}, nil
+}
+
+// close stops the host gracefully (executions are left durable, to resume
+// on the next start) and closes the store. It runs even after an interrupt,
+// so it does not use the command's context.
+func (s *session) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	s.closing.Store(true)
+	herr := s.h.Close(ctx)
+	if herr != nil {
+		herr = fmt.Errorf("stop host: %w", herr)
+	}
+	return errors.Join(herr, s.db.Close())
+}
+
+// closeInto closes s and reports a failure through *err unless the command
+// already failed: deferred by every command that opens a session.
+func (s *session) closeInto(err *error) {
+	if cerr := s.close(); cerr != nil && *err == nil {
+		*err = cerr
+	}
+}
+
+// quietClose drops the host's records below error level once it is shutting
+// down: stopping cancels work in flight (such as preparing instances ahead
+// of need), which the host reports as warnings that mean nothing here.
+type quietClose struct {
+	slog.Handler
+	closing *atomic.Bool
+}
+
+func (q quietClose) Enabled(ctx context.Context, l slog.Level) bool {
+	if l < slog.LevelError && q.closing.Load() {
+		return false
+	}
+	return q.Handler.Enabled(ctx, l)
+}
+
+func (q quietClose) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelError && q.closing.Load() {
+		return nil
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietClose) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietClose{q.Handler.WithAttrs(as), q.closing}
+}
+
+func (q quietClose) WithGroup(name string) slog.Handler {
+	return quietClose{q.Handler.WithGroup(name), q.closing}
+}
+
+// httpConfig grants outbound HTTP per --allow-http: nil (none) by default,
+// every host for "*", else the names listed; "*.example.com" matches the
+// subdomains of example.com.
+func (a *app) httpConfig() *host.HTTPConfig {
+	if len(a.allowHTTP) == 0 {
+		return nil
+	}
+	allowed := map[string]bool{}
+	var suffixes []string
+	for _, h := range a.allowHTTP {
+		switch {
+		case h == "*":
+			return &host.HTTPConfig{}
+		case strings.HasPrefix(h, "*."):
+			suffixes = append(suffixes, h[1:])
+		default:
+			allowed[h] = true
+		}
+	}
+	return &host.HTTPConfig{Allow: func(h string) bool {
+		h = strings.ToLower(h)
+		if allowed[h] {
+			return true
+		}
+		for _, s := range suffixes {
+			if strings.HasSuffix(h, s) {
+				return true
+			}
+		}
+		return false
+	}}
+}

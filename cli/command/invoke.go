@@ -1,0 +1,254 @@
+package command
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/reprise-wasm/reprise/abi"
+	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// Flags shared by run and invoke.
+func invokeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "input", Usage: "the execution's input: `JSON`, @FILE for a file's JSON, - for stdin"},
+		&cli.StringFlag{Name: "id", Usage: "the execution's `ID`; invoking an id again returns that execution (it runs once)", DefaultText: "random"},
+		&cli.DurationFlag{Name: "timeout", Usage: "reject the execution as timed out if it has not finished within `DURATION` (e.g. 30s, 24h)", DefaultText: "none"},
+	}
+}
+
+func (a *app) runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "deploy modules, invoke the first, wait and print its result",
+		UsageText: "reprise run [options] FILE.wasm|GO-GUEST-DIR [FILE.wasm|GO-GUEST-DIR...]",
+		Description: commandHelp(`Deploys each module under the name of its file (without .wasm) or its
+directory, invokes the first with --input, waits for the result and prints
+it on stdout. A directory is a Go guest: it is built first (GOOS=wasip1
+GOARCH=wasm, cached in the data directory), so only Go is needed. A module
+whose latest version is already deployed is not deployed again.
+
+A rejected execution prints its error on stderr and exits 1. Ctrl-C leaves
+the execution safe: `+"`reprise worker`"+` or `+"`reprise invoke NAME --id ID --wait`"+`
+continues it.`,
+			`reprise run examples/wasm/hello --input '{"name":"Ada"}'`,
+			`reprise run examples/wasm/fanout examples/wasm/square --input '{"n":100,"child":"square"}'`,
+			`reprise run hello.wasm`),
+		Flags:        invokeFlags(),
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) (err error) {
+			if c.NArg() == 0 {
+				return usageErrorf("missing FILE.wasm|GO-GUEST-DIR; usage: %s", c.Command.UsageText)
+			}
+			input, err := a.jsonFlag(c, "input")
+			if err != nil {
+				return err
+			}
+			var srcs []source
+			for _, arg := range c.Args().Slice() {
+				src, err := parseSource(arg)
+				if err != nil {
+					return err
+				}
+				srcs = append(srcs, src)
+			}
+			ctx := c.Context
+			s, err := a.openHost(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.closeInto(&err)
+			for _, src := range srcs {
+				if err := a.deployForRun(ctx, s, src); err != nil {
+					return err
+				}
+			}
+			return a.invoke(ctx, s, srcs[0].name, input, invokeOptions(c), true)
+		},
+	}
+}
+
+func (a *app) invokeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "invoke",
+		Usage:     "start an execution of a deployed function; print its id, or its result with --wait",
+		UsageText: "reprise invoke [options] NAME",
+		Description: commandHelp(`Starts an execution of the latest version of function NAME with --input.
+Without --wait it prints the execution's id, then runs the execution (and
+any other unfinished one) as far as it can go before exiting: until it
+finishes or waits for a promise someone settles (reprise resolve) or for a
+timer (a durable sleep: the next `+"`reprise worker`"+` or command that runs
+work fires it).
+
+With --wait it waits for the result and prints it; on a terminal a status
+line shows the steps done, the children pending and what it waits for.
+Ctrl-C leaves the execution safe: `+"`reprise worker`"+` or the same command
+with the same --id continues it. The same --id twice runs it once.`,
+			`reprise invoke approval --input '{"request":"deploy v2"}'`,
+			`reprise invoke sleep --input '{"ms":2000}' --id nap-1 --wait`),
+		Flags:        append(invokeFlags(), &cli.BoolFlag{Name: "wait", DisableDefaultText: true, Usage: "wait for the result and print it"}),
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) (err error) {
+			args, err := argsN(c, "NAME")
+			if err != nil {
+				return err
+			}
+			input, err := a.jsonFlag(c, "input")
+			if err != nil {
+				return err
+			}
+			s, err := a.openHost(c.Context)
+			if err != nil {
+				return err
+			}
+			defer s.closeInto(&err)
+			return a.invoke(c.Context, s, args[0], input, invokeOptions(c), c.Bool("wait"))
+		},
+	}
+}
+
+func invokeOptions(c *cli.Context) host.InvokeOptions {
+	return host.InvokeOptions{ID: c.String("id"), Timeout: c.Duration("timeout")}
+}
+
+// deployForRun deploys src under its name unless that function's latest
+// version already is this module, so repeated runs add no versions.
+func (a *app) deployForRun(ctx context.Context, s *session, src source) error {
+	wasm, err := a.load(ctx, src)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(wasm)
+	if f, err := s.db.GetFunction(ctx, src.name); err == nil && f.Module == hex.EncodeToString(sum[:]) && f.Entry == abi.DefaultEntry {
+		return nil
+	}
+	_, err = a.deploy(ctx, s, src.name, src, wasm, "")
+	return err
+}
+
+// invoke starts an execution and either waits for its outcome or drives it
+// as far as it goes.
+func (a *app) invoke(ctx context.Context, s *session, name string, input []byte, opts host.InvokeOptions, wait bool) error {
+	id, err := s.h.Invoke(ctx, name, input, opts)
+	if err != nil {
+		return a.invokeError(ctx, name, opts.ID, err)
+	}
+	safe := func() error {
+		return interrupted(fmt.Sprintf("interrupted; the execution %s is safe: `reprise worker` or `reprise invoke %s --id %s --wait` continues it", id, name, id))
+	}
+	if !wait {
+		fmt.Fprintln(a.stdout, id)
+		if err := a.drive(ctx, s, id); err != nil {
+			if ctx.Err() != nil {
+				return safe()
+			}
+			return err
+		}
+		return nil
+	}
+	stop := a.showProgress(ctx, s.h, id)
+	p, err := s.h.Await(ctx, id)
+	stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return safe()
+		}
+		return fmt.Errorf("wait for execution %s: %w", id, err)
+	}
+	return a.outcome(p)
+}
+
+func (a *app) invokeError(ctx context.Context, name, id string, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return interrupted("interrupted while starting the execution; `reprise ls --function " + name + "` shows whether it started")
+	case errors.Is(err, host.ErrUnknownFunction):
+		return fmt.Errorf("%w (`reprise functions` lists the deployed ones)", err)
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%w; choose another --id", err)
+	case errors.Is(err, host.ErrTooLarge):
+		return fmt.Errorf("--input: %w", err)
+	case id != "" && errors.Is(err, host.ErrBadName):
+		return fmt.Errorf("--id: %w", err)
+	}
+	return fmt.Errorf("invoke %s: %w", name, err)
+}
+
+// outcome prints a settled execution's result, or returns its rejection
+// (exit code 1).
+func (a *app) outcome(p store.Promise) error {
+	how := "was rejected"
+	switch p.State {
+	case store.Resolved:
+		a.writeValue(p.Value.Data)
+		return nil
+	case store.RejectedCanceled:
+		how = "was canceled"
+	case store.RejectedTimedout:
+		return &exitError{code: ExitFailed, err: errRejected, msg: fmt.Sprintf("execution %s timed out", p.ID)}
+	}
+	msg := rejection(p.Value.Data)
+	if strings.Contains(msg, "outbound http is not enabled") || strings.Contains(msg, "not in the allowlist") {
+		msg += "\n(grant outbound HTTP with --allow-http HOST, e.g. reprise --allow-http example.com run ...)"
+	}
+	return &exitError{code: ExitFailed, err: errRejected, msg: fmt.Sprintf("execution %s %s: %s", p.ID, how, msg)}
+}
+
+// drive runs the work this command started or woke as far as it can go
+// without the outside world, so the command can exit: until every execution
+// the host drives is finished or waits for an external promise or a timer.
+// host.WaitIdle does not count an execution waiting out the backoff before
+// a retry, so drive also waits while one of watch is in that state.
+func (a *app) drive(ctx context.Context, s *session, watch ...string) error {
+	for {
+		if err := s.h.WaitIdle(ctx); err != nil {
+			return err
+		}
+		retrying := false
+		for _, id := range watch {
+			r, err := retryPending(ctx, s.db, id)
+			if err != nil {
+				return err
+			}
+			retrying = retrying || r
+		}
+		if !retrying {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// retryPending reports whether execution id is pending between a failed
+// attempt and the next: its record names a last error and the current
+// attempt has journaled nothing yet.
+func retryPending(ctx context.Context, st store.Store, id string) (bool, error) {
+	p, err := st.GetPromise(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && p.State.Settled() {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	e, err := st.GetExecution(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && e.LastError == "" {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	j, err := st.ReadJournal(ctx, id, e.Attempt)
+	return len(j) == 0, err
+}
