@@ -60,7 +60,7 @@ func (h *Host) doHTTP(raw []byte) (store.State, []byte) {
 	}
 	cfg := h.cfg.HTTP
 	if cfg == nil {
-		return store.Rejected, errorValue("outbound http is not enabled on this host (grant it with an allowlist in the host configuration)", "")
+		return store.Rejected, errorValue("outbound http is not enabled for this function: the host grants it per host name", "")
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -199,7 +199,9 @@ func (h *Host) refill(m *module) {
 		for len(m.ready) < cap(m.ready) && h.ctx.Err() == nil {
 			in, err := h.instantiate(h.ctx, m)
 			if err != nil {
-				h.log.Warn("pre-instantiate failed", "module", m.hash, "err", err)
+				if h.ctx.Err() == nil { // not just the host closing
+					h.log.Warn("pre-instantiate failed", "module", m.hash, "err", err)
+				}
 				return
 			}
 			select {
