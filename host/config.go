@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -15,6 +16,10 @@ import (
 type Config struct {
 	Store  store.Store
 	Logger *slog.Logger
+
+	// NewEngine creates the WebAssembly engine guests run on. Nil means
+	// wazero (engine/wazeroengine), pure Go.
+	NewEngine func(context.Context, engine.Config) (engine.Engine, error)
 
 	// CacheDir keeps compiled guest code on disk so a restart does not
 	// recompile; "" keeps it in memory.

@@ -107,7 +107,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		h.extraModules[imp.Module] = true
 	}
 	pages := uint32(min(cfg.MemoryLimit/65536, 65536))
-	eng, err := wazeroengine.New(ctx, engine.Config{
+	newEngine := cfg.NewEngine
+	if newEngine == nil {
+		newEngine = func(ctx context.Context, c engine.Config) (engine.Engine, error) { return wazeroengine.New(ctx, c) }
+	}
+	eng, err := newEngine(ctx, engine.Config{
 		Imports:          append(imports, cfg.testImports...),
 		CacheDir:         cfg.CacheDir,
 		MemoryLimitPages: pages,
