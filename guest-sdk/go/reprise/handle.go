@@ -49,7 +49,18 @@ func run() {
 		reject(fmt.Errorf("reprise: no handler: call reprise.Handle from an init function (main does not run in a reactor)"))
 		return
 	}
-	out, err := handler(readBytes("input", hostInput))
+	Serve(handler)
+}
+
+// Serve runs fn as an execution: it reads the input, calls fn and sets the
+// result or rejection. The entry point "run" serves the Handle'd function;
+// Serve lets a module export more entry points, each deployable as its own
+// function:
+//
+//	//go:wasmexport echo
+//	func echo() { reprise.Serve(func(in []byte) ([]byte, error) { return in, nil }) }
+func Serve(fn func([]byte) ([]byte, error)) {
+	out, err := fn(readBytes("input", hostInput))
 	if err != nil {
 		reject(err)
 		return
