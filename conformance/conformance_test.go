@@ -90,8 +90,15 @@ func languages(t testing.TB) []language {
 	return langs
 }
 
-// testHost is a host on a fresh store with a language's guest deployed as
-// <lang> (entry run) and <lang>-echo (entry echo).
+// Every language's guest is deployed under the same names, so requests that
+// name a function (fanout invoking itself) are the same bytes in every
+// language and so are the journals.
+const (
+	guestName = "guest"      // entry run
+	echoName  = "guest-echo" // entry echo
+)
+
+// testHost is a host on a fresh store with a language's guest deployed.
 type testHost struct {
 	*host.Host
 	db *badgerstore.DB
@@ -119,7 +126,7 @@ func newHost(t *testing.T, eng engineChoice, lang language) *testHost {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, entry := range map[string]string{lang.name: "run", lang.name + "-echo": "echo"} {
+	for name, entry := range map[string]string{guestName: "run", echoName: "echo"} {
 		if _, err := h.Deploy(context.Background(), name, wasm, entry); err != nil {
 			t.Fatalf("deploy %s: %v", name, err)
 		}
@@ -176,7 +183,7 @@ func parse(b []byte) any {
 type scenario struct {
 	name  string
 	entry string // "" for run, "echo" for the echo export
-	input func(lang string, env *env) []byte
+	input func(env *env) []byte
 	// during runs while the execution is under way (e.g. settle its promise).
 	during func(t *testing.T, th *testHost, id string)
 	check  func(t *testing.T, o outcome)
@@ -209,45 +216,45 @@ var payload = func() []byte {
 
 func scenarios() []scenario {
 	return []scenario{
-		{name: "hello", input: func(string, *env) []byte { return jsonIn(map[string]any{"scenario": "hello", "name": "Ada"}) },
+		{name: "hello", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "hello", "name": "Ada"}) },
 			check: wantValue("RESOLVED", `{"greeting":"Hello, Ada!"}`)},
-		{name: "hello default", input: func(string, *env) []byte { return jsonIn(map[string]any{"scenario": "hello"}) },
+		{name: "hello default", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "hello"}) },
 			check: wantValue("RESOLVED", `{"greeting":"Hello, world!"}`)},
-		{name: "echo large binary", entry: "echo", input: func(string, *env) []byte { return payload },
+		{name: "echo large binary", entry: "echo", input: func(*env) []byte { return payload },
 			check: func(t *testing.T, o outcome) {
 				if b, ok := o.Value.([]byte); o.State != "RESOLVED" || !ok || !bytes.Equal(b, payload) {
 					t.Errorf("echo of %d bytes came back %s", len(payload), o.State)
 				}
 			}},
-		{name: "echo json", entry: "echo", input: func(string, *env) []byte { return []byte(`{"k":[1,"é",null]}`) },
+		{name: "echo json", entry: "echo", input: func(*env) []byte { return []byte(`{"k":[1,"é",null]}`) },
 			check: wantValue("RESOLVED", `{"k":[1,"é",null]}`)},
-		{name: "fanout", input: func(l string, _ *env) []byte {
-			return jsonIn(map[string]any{"scenario": "fanout", "n": 20, "self": l})
+		{name: "fanout", input: func(*env) []byte {
+			return jsonIn(map[string]any{"scenario": "fanout", "n": 20, "self": guestName})
 		}, check: wantValue("RESOLVED", `{"sum":2870}`)},
-		{name: "race", input: func(string, *env) []byte { return jsonIn(map[string]any{"scenario": "race", "a_ms": 500, "b_ms": 20}) },
+		{name: "race", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "race", "a_ms": 500, "b_ms": 20}) },
 			check: wantValue("RESOLVED", `{"winner":1}`)},
-		{name: "sleep", input: func(string, *env) []byte { return jsonIn(map[string]any{"scenario": "sleep", "ms": 200}) },
+		{name: "sleep", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "sleep", "ms": 200}) },
 			check: func(t *testing.T, o outcome) {
 				m, _ := o.Value.(map[string]any)
 				if ms, _ := m["slept_ms"].(float64); o.State != "RESOLVED" || ms < 200 || len(m) != 1 {
 					t.Errorf("got %s %v, want slept_ms >= 200", o.State, o.Value)
 				}
 			}},
-		{name: "external resolved", input: func(string, *env) []byte { return jsonIn(map[string]any{"scenario": "external", "timeout_ms": 0}) },
+		{name: "external resolved", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "external", "timeout_ms": 0}) },
 			during: func(t *testing.T, th *testHost, id string) {
 				waitPromise(t, th, id+".1")
 				if _, err := th.Settle(context.Background(), store.Settle{ID: id + ".1", State: store.Resolved, Value: store.Value{Data: []byte(`"ok"`)}}); err != nil {
 					t.Fatal(err)
 				}
 			}, check: wantValue("RESOLVED", `{"state":"resolved","value":"\"ok\""}`)},
-		{name: "external timed out", input: func(string, *env) []byte { return jsonIn(map[string]any{"scenario": "external", "timeout_ms": 100}) },
+		{name: "external timed out", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "external", "timeout_ms": 100}) },
 			check: wantValue("RESOLVED", `{"state":"timedout","value":""}`)},
-		{name: "http", input: func(_ string, e *env) []byte {
+		{name: "http", input: func(e *env) []byte {
 			return jsonIn(map[string]any{"scenario": "http", "url": e.httpURL + "/hello"})
 		}, check: wantValue("RESOLVED", `{"status":200,"body":"hello"}`)},
-		{name: "error returned", input: func(string, *env) []byte { return jsonIn(map[string]any{"scenario": "fail", "message": "nope"}) },
+		{name: "error returned", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "fail", "message": "nope"}) },
 			check: wantValue("REJECTED", `{"error":"nope"}`)},
-		{name: "trap with retry", input: func(string, *env) []byte { return jsonIn(map[string]any{"scenario": "trap"}) },
+		{name: "trap with retry", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "trap"}) },
 			check: func(t *testing.T, o outcome) {
 				m, _ := o.Value.(map[string]any)
 				if msg, _ := m["error"].(string); o.State != "REJECTED" || !strings.Contains(msg, "attempt 2 of 2") {
@@ -283,11 +290,11 @@ func TestConformance(t *testing.T) {
 				th := newHost(t, eng, lang)
 				ids := map[string]string{}
 				for _, sc := range scenarios() { // all at once, as a host would see them
-					fn := lang.name
+					fn := guestName
 					if sc.entry == "echo" {
-						fn += "-echo"
+						fn = echoName
 					}
-					id, err := th.Invoke(context.Background(), fn, sc.input(lang.name, e), host.InvokeOptions{ID: "x-" + strings.ReplaceAll(sc.name, " ", "-")})
+					id, err := th.Invoke(context.Background(), fn, sc.input(e), host.InvokeOptions{ID: "x-" + strings.ReplaceAll(sc.name, " ", "-")})
 					if err != nil {
 						t.Fatalf("%s: invoke: %v", sc.name, err)
 					}
@@ -339,18 +346,17 @@ func crashHostMain() int {
 		fmt.Println("FAILED host:", err)
 		return 1
 	}
-	lang := os.Getenv("REPRISE_TEST_LANG")
 	wasm, err := os.ReadFile(os.Getenv("REPRISE_TEST_WASM"))
 	if err == nil {
-		_, err = h.Deploy(ctx, lang, wasm, "run")
+		_, err = h.Deploy(ctx, guestName, wasm, "run")
 	}
 	if err != nil {
 		fmt.Println("FAILED deploy:", err)
 		return 1
 	}
 	in := jsonIn(map[string]any{"scenario": "crash", "children": crashChildren, "steps": 200, "sleep_ms": 300,
-		"record_url": os.Getenv("REPRISE_TEST_RECORD"), "self": lang})
-	id, err := h.Invoke(ctx, lang, in, host.InvokeOptions{ID: "crash"})
+		"record_url": os.Getenv("REPRISE_TEST_RECORD"), "self": guestName})
+	id, err := h.Invoke(ctx, guestName, in, host.InvokeOptions{ID: "crash"})
 	if err == nil {
 		var p store.Promise
 		if p, err = h.Await(ctx, id); err == nil {
@@ -402,7 +408,7 @@ func TestCrashAndResume(t *testing.T) {
 					wasm, _ := filepath.Abs(lang.wasm)
 					cmd := exec.Command(os.Args[0], "-test.run=^$")
 					cmd.Env = append(os.Environ(), crashHostEnv+"=1", "REPRISE_TEST_DATA="+dir, "REPRISE_TEST_ENGINE="+eng.name,
-						"REPRISE_TEST_CACHE="+filepath.Join(cacheDir, eng.name), "REPRISE_TEST_LANG="+lang.name,
+						"REPRISE_TEST_CACHE="+filepath.Join(cacheDir, eng.name),
 						"REPRISE_TEST_WASM="+wasm, "REPRISE_TEST_RECORD="+srv.URL)
 					out, _ := cmd.StdoutPipe()
 					cmd.Stderr = os.Stderr

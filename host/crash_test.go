@@ -36,7 +36,7 @@ func crashHostMain() int {
 		fmt.Println("OPEN", err)
 		return 1
 	}
-	cfg := host.Config{Store: db, Logger: log, CacheDir: os.Getenv("REPRISE_TEST_CACHE")}
+	cfg := host.Config{Store: db, Logger: log, CacheDir: os.Getenv("REPRISE_TEST_CACHE"), NewEngine: testEngine()}
 	allowLoopbackHTTP(&cfg)
 	ctx := context.Background()
 	h, err := host.New(ctx, cfg)

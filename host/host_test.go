@@ -47,7 +47,7 @@ func openHost(t testing.TB, dir string, configure ...func(*host.Config)) *testHo
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := host.Config{Store: db, Logger: testLogger(t), CacheDir: cacheDir}
+	cfg := host.Config{Store: db, Logger: testLogger(t), CacheDir: cacheDir, NewEngine: testEngine()}
 	for _, c := range configure {
 		c(&cfg)
 	}

@@ -515,13 +515,12 @@ func (r *run) check(hd *handle) bool {
 	return false
 }
 
-// awaitAny blocks until one of hs settles and returns the first settled in
-// order.
+// awaitAny blocks until one of hs settles and returns the one that settled
+// first (by settle time; the lowest index among equals). The choice is
+// journaled by the caller, so a replay makes the same one.
 func (r *run) awaitAny(hs []*handle) int {
-	for i, hd := range hs {
-		if hd.settled {
-			return i
-		}
+	if i := firstSettled(hs); i >= 0 {
+		return i
 	}
 	r.flush()
 	ids := make([]string, len(hs))
@@ -530,15 +529,29 @@ func (r *run) awaitAny(hs []*handle) int {
 	}
 	for {
 		w := r.h.watch(ids...)
-		for i, hd := range hs {
-			if r.check(hd) {
-				r.h.unwatch(w)
-				return i
-			}
+		for _, hd := range hs {
+			r.check(hd)
+		}
+		if i := firstSettled(hs); i >= 0 {
+			r.h.unwatch(w)
+			return i
 		}
 		r.block(w, hs)
 		r.h.unwatch(w)
 	}
+}
+
+// firstSettled returns the index of the earliest settled handle, -1 if none.
+// Looking late (a busy host) must not change the winner: two sleeps both
+// over by the time anyone checks still finish in the order of their ends.
+func firstSettled(hs []*handle) int {
+	best := -1
+	for i, hd := range hs {
+		if hd.settled && (best < 0 || hd.p.CompletedOn < hs[best].p.CompletedOn) {
+			best = i
+		}
+	}
+	return best
 }
 
 // block waits for w with the instance parked in memory (hot), or suspends

@@ -1,0 +1,224 @@
+package host_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// A step's derived promise id is taken by a promise made with another
+// idempotency key. flush fails with ErrConflict and the run is failed with a
+// permanentError; finish then commits r.pending again (with the same
+// conflicting create) plus the settlement, which fails the same way: the
+// result is never written and the task stays claimed (heartbeated) forever.
+func TestReviewConflictingStepPromiseRejectsExecution(t *testing.T) {
+	h := newHost(t)
+	h.deployRaw("g", guestPromiseAwait(0))
+	ctx := context.Background()
+	if _, _, err := h.CreatePromise(ctx, store.Create{ID: "cx.1", Timeout: store.NoTimeout, IdempotencyKey: "someone-else"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Invoke(ctx, "g", nil, host.InvokeOptions{ID: "cx"}); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := h.awaitFor("cx", 5*time.Second)
+	if !ok {
+		t.Fatalf("execution whose step promise id conflicts is still %s after 5s (want REJECTED with a clear error)", p.State)
+	}
+	if p.State != store.Rejected {
+		t.Fatalf("got %s %s", p.State, p.Value.Data)
+	}
+}
+
+// A hot-parked guest awaits an external promise with a timeout. The timer
+// loop is slow (a busy store); meanwhile someone settles the promise after
+// its timeout. The store writes the timeout (deleting the timer) and reports
+// Changed=false, so Host.Settle does not call h.settled: the parked guest is
+// never told, and the timer that would have told it is gone.
+func TestReviewSettleAfterTimeoutWakesHotParkedGuest(t *testing.T) {
+	gate := make(chan struct{})
+	hs := &hookStore{onTimeouts: func(ctx context.Context) error {
+		select {
+		case <-gate:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	h := openHookHost(t, t.TempDir(), hs)
+	h.deployRaw("g", guestPromiseAwait(int64(200*time.Millisecond)))
+	ctx := context.Background()
+	if _, err := h.Invoke(ctx, "g", nil, host.InvokeOptions{ID: "tw"}); err != nil {
+		t.Fatal(err)
+	}
+	waitPromise(t, h, "tw.1")
+	time.Sleep(400 * time.Millisecond) // past the promise's timeout; guest parked hot
+	if h.Parked() != 1 {
+		t.Fatalf("setup: parked %d", h.Parked())
+	}
+	res, err := h.Settle(ctx, store.Settle{ID: "tw.1", State: store.Resolved})
+	t.Logf("late settle: state %s changed %v err %v", res.Promise.State, res.Changed, err)
+	close(gate) // the timer loop catches up
+	p, ok := h.awaitFor("tw", 5*time.Second)
+	if !ok {
+		t.Fatalf("execution still %s 5s after its awaited promise settled (timed out); parked %d", p.State, h.Parked())
+	}
+}
+
+// The watchdog stops a guest whose step ran too long while it is inside a
+// store call (a slow commit). The host call fails with context.Canceled,
+// end() classifies it as "a store failure inside a host call" and calls
+// retry() directly: the retry policy's MaxAttempts is bypassed (and the
+// attempt's LastError says "context canceled", not the step limit).
+func TestReviewStepTimeoutInStoreCallRespectsMaxAttempts(t *testing.T) {
+	hs := &hookStore{onCommit: func(ctx context.Context, c store.Commit) error {
+		if c.Settle == nil {
+			return sleepCtx(ctx, 60*time.Millisecond)
+		}
+		return nil
+	}}
+	h := openHookHost(t, t.TempDir(), hs, func(c *host.Config) {
+		c.StepTimeout = 200 * time.Millisecond
+		c.Retry = host.RetryPolicy{MaxAttempts: 1, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+	})
+	h.deployRaw("g", guestSleepZeroForever())
+	if _, err := h.Invoke(context.Background(), "g", nil, host.InvokeOptions{ID: "st"}); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := h.awaitFor("st", 3*time.Second)
+	e, _ := h.Execution(context.Background(), "st")
+	if !ok || p.State != store.Rejected || e.Attempt != 1 {
+		t.Fatalf("MaxAttempts 1: promise %s, attempt %d, last error %q", p.State, e.Attempt, e.LastError)
+	}
+	if !strings.Contains(string(p.Value.Data), "step time limit") {
+		t.Fatalf("rejection does not name the step time limit: %s", p.Value.Data)
+	}
+}
+
+// Hot and cold must agree. Each segment of the guest runs well under the
+// step time limit before it awaits a sleep. Hot, every await blocks and
+// resets the step clock. Cold, each resume replays every earlier segment
+// within one step budget (replayed awaits do not reset guestSince), so
+// replay alone exceeds StepTimeout and the execution is failed.
+func TestReviewColdReplayDoesNotExceedStepBudget(t *testing.T) {
+	const spin = 2_000_000
+	cfg := func(c *host.Config) {
+		c.StepTimeout = 600 * time.Millisecond
+		c.Retry = host.RetryPolicy{MaxAttempts: 1}
+	}
+	results := map[string]string{}
+	for _, mode := range []string{"hot", "cold"} {
+		conf := []func(*host.Config){cfg}
+		if mode == "cold" {
+			conf = append(conf, noParking)
+		}
+		h := newHost(t, conf...)
+		h.deployRaw("g", guestSegments(16, spin, 30))
+		start := time.Now()
+		id, err := h.Invoke(context.Background(), "g", nil, host.InvokeOptions{ID: "seg"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, ok := h.awaitFor(id, 60*time.Second)
+		if !ok {
+			t.Fatalf("%s: not settled", mode)
+		}
+		t.Logf("%s: %s %s in %v", mode, p.State, p.Value.Data, time.Since(start))
+		results[mode] = p.State.String() + " " + string(p.Value.Data)
+		h.close()
+	}
+	if results["hot"] != results["cold"] {
+		t.Fatalf("hot and cold differ:\nhot:  %s\ncold: %s", results["hot"], results["cold"])
+	}
+}
+
+// An execution canceled before its guest started (while prepare instantiates
+// it) is not stopped: settled() finds a.run == nil, the fresh path does not
+// re-check the promise, and Commit accepts writes for an execution whose
+// promise is settled and whose task is gone. The canceled guest then runs and
+// starts its children.
+func TestReviewCancelBeforeGuestStartsRunsNothing(t *testing.T) {
+	h := newHost(t, func(c *host.Config) { c.ReadyInstances = -1 })
+	h.deployRaw("child", guestNoop())
+	h.deployRaw("parent", guestSlowInitInvoker(20_000_000, "child", "1"))
+	ctx := context.Background()
+	id, err := h.Invoke(ctx, "parent", nil, host.InvokeOptions{ID: "cp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := h.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cancel took %v", time.Since(start))
+	time.Sleep(50 * time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for h.Active(id) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	c, err := h.Get(ctx, id+".1")
+	if err == nil {
+		t.Fatalf("the canceled execution ran after its cancel and started child %s (%s)", c.ID, c.State)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatal(err)
+	}
+}
+
+// A single transient store error in prepare (non-fresh path) leaves the
+// execution's task claimed by this host, extended by every heartbeat, and
+// never run again: the execution hangs until the process restarts.
+func TestReviewTransientPrepareErrorDoesNotStrandExecution(t *testing.T) {
+	var once sync.Once
+	hs := &hookStore{onGetExecution: func(ctx context.Context, id string) error {
+		var err error
+		if id == "pe" {
+			once.Do(func() { err = errors.New("injected transient store error") })
+		}
+		return err
+	}}
+	h := openHookHost(t, t.TempDir(), hs, func(c *host.Config) {
+		c.Retry = host.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond}
+	})
+	h.deployRaw("g", guestTrap())
+	if _, err := h.Invoke(context.Background(), "g", nil, host.InvokeOptions{ID: "pe"}); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := h.awaitFor("pe", 6*time.Second)
+	if !ok {
+		e, _ := h.Execution(context.Background(), "pe")
+		t.Fatalf("after one transient error the execution is still %s (attempt %d, active %v)", p.State, e.Attempt, h.Active("pe"))
+	}
+}
+
+// Starts a trapping attempt has not flushed are dropped by retry() (only its
+// entries are kept), but on the last attempt finish() commits r.pending whole
+// with the rejection: children of a failed attempt are started, orphaned, only
+// when it is the last one.
+func TestReviewFailedLastAttemptStartsNoChildren(t *testing.T) {
+	h := newHost(t, func(c *host.Config) { c.Retry = host.RetryPolicy{MaxAttempts: 1} })
+	h.deployRaw("child", guestNoop())
+	m := &wmod{}
+	inv := m.imp("invoke", tI32x4toI32[0], tI32x4toI32[1])
+	m.fn("run", nil, cat(i32const(reqOff), i32const(5), i32const(reqOff+512), i32const(1), call(inv), []byte{0x1a, 0x00}))
+	m.data = append(m.data, wdata{reqOff, []byte("child")}, wdata{reqOff + 512, []byte("1")})
+	h.deployRaw("p", m.bytes())
+	ctx := context.Background()
+	if _, err := h.Invoke(ctx, "p", nil, host.InvokeOptions{ID: "fl"}); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := h.awaitFor("fl", 5*time.Second)
+	if !ok || p.State != store.Rejected {
+		t.Fatalf("%s %s", p.State, p.Value.Data)
+	}
+	if c, err := h.Get(ctx, "fl.1"); err == nil {
+		t.Fatalf("the trapped (rejected) execution's unflushed child %s was started: %s", c.ID, c.State)
+	}
+}
