@@ -104,7 +104,7 @@ type testHost struct {
 	db *badgerstore.DB
 }
 
-func newHost(t *testing.T, eng engineChoice, lang language) *testHost {
+func newHost(t testing.TB, eng engineChoice, lang language) *testHost {
 	t.Helper()
 	db, err := badgerstore.Open(t.TempDir(), badgerstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -231,6 +231,8 @@ func scenarios() []scenario {
 		{name: "fanout", input: func(*env) []byte {
 			return jsonIn(map[string]any{"scenario": "fanout", "n": 20, "self": guestName})
 		}, check: wantValue("RESOLVED", `{"sum":2870}`)},
+		{name: "steps", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "steps", "n": 50}) },
+			check: wantValue("RESOLVED", `{"steps":50}`)},
 		{name: "race", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "race", "a_ms": 500, "b_ms": 20}) },
 			check: wantValue("RESOLVED", `{"winner":1}`)},
 		{name: "sleep", input: func(*env) []byte { return jsonIn(map[string]any{"scenario": "sleep", "ms": 200}) },

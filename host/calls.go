@@ -13,9 +13,11 @@ import (
 	"github.com/reprise-wasm/reprise/store"
 )
 
-// imports lists ABI v1's host calls. Each is written once, against the
-// engine-neutral interface.
-func (h *Host) imports() []engine.Import {
+// Imports lists ABI v1's host calls as engine imports. Each is written once,
+// against the engine-neutral interface; they work only inside a Host (which
+// passes the execution in the call's context), but engines and benchmarks can
+// compile and instantiate guests against them.
+func Imports() []engine.Import {
 	i32, i64 := engine.I32, engine.I64
 	fn := func(name string, params, results []engine.ValueType, f engine.HostFunc) engine.Import {
 		return engine.Import{Module: abi.Module, Name: name, Params: params, Results: results, Func: f}

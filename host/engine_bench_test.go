@@ -39,7 +39,10 @@ func hostEngineConfig(b *testing.B) engine.Config {
 // benchSys is a fixed engine.Sys.
 type benchSys struct{ mono int64 }
 
-func (s *benchSys) Walltime() (int64, int32)   { s.mono += 1000; return 1_700_000_000, int32(s.mono % 1e9) }
+func (s *benchSys) Walltime() (int64, int32) {
+	s.mono += 1000
+	return 1_700_000_000, int32(s.mono % 1e9)
+}
 func (s *benchSys) Nanotime() int64            { s.mono += 1000; return s.mono }
 func (s *benchSys) Nanosleep(ns int64)         { s.mono += ns }
 func (s *benchSys) Read(p []byte) (int, error) { clear(p); return len(p), nil }

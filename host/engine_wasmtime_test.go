@@ -12,5 +12,7 @@ import (
 // testEngine is the engine the tests' hosts run on: Wasmtime, so that
 // `go test -tags wasmtime ./host/` runs the whole suite on it.
 func testEngine() func(context.Context, engine.Config) (engine.Engine, error) {
-	return func(ctx context.Context, cfg engine.Config) (engine.Engine, error) { return wasmtimeengine.New(ctx, cfg) }
+	return func(ctx context.Context, cfg engine.Config) (engine.Engine, error) {
+		return wasmtimeengine.New(ctx, cfg)
+	}
 }

@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	h.kicks.tasks = make(chan struct{}, 1)
 	h.kicks.timers = make(chan struct{}, 1)
-	imports := h.imports()
+	imports := Imports()
 	for _, imp := range imports {
 		h.importNames[imp.Name] = true
 	}

@@ -265,6 +265,17 @@ static void square(span in) {
 	resolve_buf(&b);
 }
 
+static void steps(span in) {
+	long long n = get_int(in, "n", 0);
+	for (long long i = 0; i < n; i++)
+		reprise_now();
+	buf b = {0};
+	puts_(&b, "{\"steps\":");
+	put_int(&b, n);
+	puts_(&b, "}");
+	resolve_buf(&b);
+}
+
 static void fanout(span in) {
 	long long n = get_int(in, "n", 0);
 	char *self = get_str(in, "self", NULL);
@@ -505,6 +516,7 @@ REPRISE_ENTRY(run) {
 	if (!s) s = "";
 	if (!strcmp(s, "hello")) hello(in);
 	else if (!strcmp(s, "square")) square(in);
+	else if (!strcmp(s, "steps")) steps(in);
 	else if (!strcmp(s, "fanout")) fanout(in);
 	else if (!strcmp(s, "race")) race(in);
 	else if (!strcmp(s, "sleep")) sleep_(in);

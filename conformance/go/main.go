@@ -70,6 +70,11 @@ func scenario(in input) (any, error) {
 		return map[string]string{"greeting": "Hello, " + in.Name + "!"}, nil
 	case "square":
 		return in.N * in.N, nil
+	case "steps":
+		for range in.N {
+			reprise.Now()
+		}
+		return map[string]int{"steps": in.N}, nil
 	case "fanout":
 		ps := make([]*reprise.Promise, in.N)
 		for i := range ps {

@@ -20,6 +20,12 @@ fn dispatch(input: &[u8]) -> Outcome {
     match v.get("scenario").and_then(Value::as_str).unwrap_or("") {
         "hello" => hello(&string("name")),
         "square" => Ok((int("n") * int("n")).to_string()),
+        "steps" => {
+            for _ in 0..int("n") {
+                reprise::now_nanos();
+            }
+            Ok(format!("{{\"steps\":{}}}", int("n")))
+        }
         "fanout" => fanout(int("n"), &string("self")),
         "race" => race(ms("a_ms"), ms("b_ms")),
         "sleep" => sleep(ms("ms")),
