@@ -150,9 +150,17 @@ func be64(v int64) []byte {
 	return b[:]
 }
 
+// maxWaitMs caps sleeps and promise timeouts (about 100 years), so deadlines
+// never overflow.
+const maxWaitMs = 100 * 365 * 24 * 3600 * 1000
+
 // promiseCall is sleep and promise: a new promise with a timeout.
 func (r *run) promiseCall(op store.Op, durNs int64, tags map[string]string) int32 {
-	ms := (durNs + 999_999) / 1_000_000 // round up to whole ms
+	ms := durNs / 1_000_000
+	if durNs%1_000_000 != 0 {
+		ms++ // round up to whole ms (without overflowing near MaxInt64)
+	}
+	ms = min(ms, maxWaitMs)
 	d := digest(op, be64(ms))
 	seq, e := r.step(op, d)
 	hd := r.newHandle(seq, op)
@@ -209,13 +217,24 @@ func callHTTP(ctx context.Context, mem engine.Memory, stack []uint64) {
 		ret(stack, int32(seq))
 		return
 	}
+	if p, err := r.h.store.GetPromise(r.ctx, hd.id); err == nil {
+		// An earlier attempt made this request: its outcome, if any, is
+		// kept; a request it left without one follows the recovery rules.
+		if p.IdempotencyKeyForCreate != keyOf(d) {
+			fail(&permanentError{fmt.Errorf("step %d: http request differs from the one an earlier attempt made at this step (promise %s)", seq, hd.id)})
+		}
+		r.record(seq, store.OpHTTP, d, hd.id, nil)
+		r.flush()
+		r.recoverHTTP(hd, hr.Idempotent)
+		ret(stack, int32(seq))
+		return
+	}
 	// Intent, then outcome: the request leaves only once its intent is durable.
-	r.h.claimHTTP(hd.id)
 	r.pending.Creates = append(r.pending.Creates, store.Create{ID: hd.id, Timeout: store.NoTimeout,
 		Param: store.Value{Data: req}, IdempotencyKey: keyOf(d), Tags: map[string]string{TagKind: "http"}})
 	r.createSeqs = append(r.createSeqs, seq)
+	r.pendingHTTP = append(r.pendingHTTP, seq) // before record: it may flush
 	r.record(seq, store.OpHTTP, d, hd.id, nil)
-	r.pendingHTTP = append(r.pendingHTTP, seq)
 	r.flush()
 	ret(stack, int32(seq))
 }
@@ -228,6 +247,7 @@ func callAwait(ctx context.Context, mem engine.Memory, stack []uint64) {
 		return
 	}
 	r.awaitAny([]*handle{hd})
+	r.resetStep()
 	ret(stack, r.settledState(hd))
 }
 
@@ -266,6 +286,7 @@ func callAwaitAny(ctx context.Context, mem engine.Memory, stack []uint64) {
 		r.record(seq, store.OpAwaitAny, d, "", out[:])
 	}
 	r.settledState(hs[winner])
+	r.resetStep()
 	ret(stack, int32(winner))
 }
 

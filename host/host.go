@@ -50,7 +50,7 @@ type Host struct {
 	modules map[string]*moduleSlot // by module hash; nil once closed
 
 	funcMu sync.Mutex
-	funcs  map[string]store.Function // name → latest version seen
+	funcs  map[string]cachedFunction // name → latest version seen
 
 	mu       sync.Mutex
 	active   map[string]*active               // executions with a goroutine here
@@ -61,9 +61,10 @@ type Host struct {
 
 // active is an execution being driven by a goroutine of this host.
 type active struct {
-	run   *run // the current attempt, nil between attempts
-	again bool // a task arrived while it ran: run it once more
-	fresh *fresh
+	run     *run  // the current attempt, nil between attempts
+	again   bool  // a task arrived while it ran: run it once more
+	stopped error // its promise was settled from outside before run was set
+	fresh   *fresh
 }
 
 // fresh carries what the host just wrote for a new execution, so running it
@@ -91,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		extraModules: map[string]bool{},
 		slots:        make(chan struct{}, cfg.Workers),
 		modules:      map[string]*moduleSlot{},
-		funcs:        map[string]store.Function{},
+		funcs:        map[string]cachedFunction{},
 		active:       map[string]*active{},
 		watchers:     map[string]map[*watcher]struct{}{},
 		inflight:     map[string]bool{},
@@ -106,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	for _, imp := range cfg.testImports {
 		h.extraModules[imp.Module] = true
 	}
-	pages := uint32(min(cfg.MemoryLimit/65536, 65536))
+	pages := uint32(min(max(cfg.MemoryLimit/65536, 1), 65536))
 	newEngine := cfg.NewEngine
 	if newEngine == nil {
 		newEngine = func(ctx context.Context, c engine.Config) (engine.Engine, error) { return wazeroengine.New(ctx, c) }
@@ -121,6 +122,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	h.engine = eng
 	h.ctx, h.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	if err := h.recoverHTTPIntents(ctx); err != nil {
+		h.cancel(err)
+		eng.Close(ctx)
+		return nil, err
+	}
 	h.loop(h.taskLoop)
 	h.loop(h.timerLoop)
 	h.loop(h.heartbeatLoop)
@@ -149,14 +155,19 @@ func (h *Host) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 	h.modMu.Lock()
-	for _, slot := range h.modules {
-		<-slot.ready
+	slots := h.modules
+	h.modules = nil // no new compiles from here on
+	h.modMu.Unlock()
+	for _, slot := range slots {
+		select {
+		case <-slot.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if slot.m != nil {
 			slot.m.close(context.Background())
 		}
 	}
-	h.modules = nil
-	h.modMu.Unlock()
 	return h.engine.Close(context.Background())
 }
 
@@ -206,7 +217,7 @@ func (h *Host) Deploy(ctx context.Context, name string, wasm []byte, entry strin
 		return store.Function{}, err
 	}
 	h.funcMu.Lock()
-	h.funcs[name] = f
+	h.funcs[name] = cachedFunction{f, time.Now()}
 	h.funcMu.Unlock()
 	return f, nil
 }
@@ -217,14 +228,23 @@ func (h *Host) loadCompiled(ctx context.Context, hash string, wasm []byte, entry
 	return h.compiled(ctx, hash, entry, func() ([]byte, error) { return wasm, nil })
 }
 
-// function returns the latest version of name. Versions deployed through this
-// host are seen at once; a deploy by another node is seen on the next miss.
+// cachedFunction is a function as last read, and when.
+type cachedFunction struct {
+	store.Function
+	read time.Time
+}
+
+// functionTTL bounds how stale the function cache may be: a version deployed
+// through this host is seen at once, one deployed by another node within it.
+const functionTTL = 2 * time.Second
+
+// function returns the latest version of name.
 func (h *Host) function(ctx context.Context, name string) (store.Function, error) {
 	h.funcMu.Lock()
-	f, ok := h.funcs[name]
+	c, ok := h.funcs[name]
 	h.funcMu.Unlock()
-	if ok {
-		return f, nil
+	if ok && time.Since(c.read) < functionTTL {
+		return c.Function, nil
 	}
 	f, err := h.store.GetFunction(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -234,7 +254,7 @@ func (h *Host) function(ctx context.Context, name string) (store.Function, error
 		return f, err
 	}
 	h.funcMu.Lock()
-	h.funcs[name] = f
+	h.funcs[name] = cachedFunction{f, time.Now()}
 	h.funcMu.Unlock()
 	return f, nil
 }
@@ -337,15 +357,20 @@ func (h *Host) Await(ctx context.Context, id string) (store.Promise, error) {
 		if err != nil || p.State.Settled() {
 			return p, err
 		}
+		// Reads past the timeout show it timed out, timer fired or not; a
+		// settlement by another node is seen on the periodic re-read.
+		wait := min(time.Until(time.UnixMilli(p.Timeout)), awaitPoll)
 		select {
 		case <-w.ch:
 		case <-ctx.Done():
 			return p, ctx.Err()
-		case <-time.After(time.Until(time.UnixMilli(p.Timeout))):
-			// Reads past the timeout show it timed out, timer fired or not.
+		case <-time.After(wait):
 		}
 	}
 }
+
+// awaitPoll bounds how long Await trusts in-process notification alone.
+const awaitPoll = time.Second
 
 // Get returns promise id (every execution is one), as a read now shows it.
 func (h *Host) Get(ctx context.Context, id string) (store.Promise, error) {
@@ -377,12 +402,19 @@ func (h *Host) Settle(ctx context.Context, s store.Settle) (store.SettleResult, 
 		return store.SettleResult{}, fmt.Errorf("%w: value is %d bytes, the limit is %d", ErrTooLarge, len(s.Value.Data), h.cfg.MaxPayload)
 	}
 	res, err := h.store.SettlePromise(ctx, s, h.owner, h.leaseUntil())
+	if errors.Is(err, store.ErrForbidden) {
+		// Refused, but the store may just have written the promise's timeout:
+		// whoever waits on it must hear of it (the timer will not fire now).
+		if p, gerr := h.store.GetPromise(ctx, s.ID); gerr == nil && p.State.Settled() {
+			h.settled(p)
+		}
+	}
 	if err != nil {
 		return res, err
 	}
-	if res.Changed {
-		h.settled(res.Promise)
-	}
+	// Notify even when nothing changed: an idempotent repeat may be the first
+	// sign here of a settlement written by a timeout or by another node.
+	h.settled(res.Promise)
 	h.dispatchAll(res.Claimed)
 	return res, nil
 }

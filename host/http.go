@@ -16,6 +16,8 @@ import (
 	"github.com/reprise-wasm/reprise/store"
 )
 
+const interruptedMsg = "interrupted: the host stopped after this request may have been sent and before its response was recorded; it is not sent again because it is not marked idempotent"
+
 // claimHTTP marks promise id as being sent by this process; false when it
 // already is.
 func (h *Host) claimHTTP(id string) bool {
@@ -136,8 +138,42 @@ func (r *run) recoverHTTP(hd *handle, idempotent bool) {
 		return
 	}
 	defer r.h.doneHTTP(hd.id)
-	msg := "interrupted: the host stopped after this request may have been sent and before its response was recorded; it is not sent again because it is not marked idempotent"
-	if _, err := r.h.Settle(r.ctx, store.Settle{ID: hd.id, State: store.Rejected, Value: store.Value{Data: errorValue(msg, "")}, IdempotencyKey: "reprise:http"}); err != nil && !errors.Is(err, store.ErrForbidden) {
+	if _, err := r.h.Settle(r.ctx, store.Settle{ID: hd.id, State: store.Rejected, Value: store.Value{Data: errorValue(interruptedMsg, "")}, IdempotencyKey: "reprise:http"}); err != nil && !errors.Is(err, store.ErrForbidden) {
 		fail(err)
+	}
+}
+
+// recoverHTTPIntents settles the outbound requests an earlier process left
+// without an outcome (it stopped while they were out): idempotent ones are
+// sent again, the others reject as interrupted. It runs in New, before this
+// host starts anything of its own, so no request found here is in flight.
+// Their awaiters, suspended on them, are woken by the settlement. (With a
+// store shared by several hosts, intents would need leases of their own.)
+func (h *Host) recoverHTTPIntents(ctx context.Context) error {
+	q := store.Query{States: []store.State{store.Pending}, Tags: map[string]string{TagKind: "http"}}
+	for {
+		page, cursor, err := h.store.SearchPromises(ctx, q)
+		if err != nil {
+			return fmt.Errorf("recover http requests: %w", err)
+		}
+		for _, p := range page {
+			var req abi.HTTPRequest
+			if !h.claimHTTP(p.ID) {
+				continue
+			}
+			if json.Unmarshal(p.Param.Data, &req) == nil && req.Idempotent {
+				h.sendHTTP(p.ID, p.Param.Data)
+				continue
+			}
+			_, err := h.Settle(ctx, store.Settle{ID: p.ID, State: store.Rejected, Value: store.Value{Data: errorValue(interruptedMsg, "")}, IdempotencyKey: "reprise:http"})
+			h.doneHTTP(p.ID)
+			if err != nil && !errors.Is(err, store.ErrForbidden) {
+				return fmt.Errorf("recover http request %s: %w", p.ID, err)
+			}
+		}
+		if cursor == "" {
+			return nil
+		}
+		q.Cursor = cursor
 	}
 }

@@ -43,8 +43,9 @@ func hashModule(wasm []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// compile compiles and validates wasm as a guest exporting entry.
-func (h *Host) compile(ctx context.Context, hash string, wasm []byte, entry string) (*module, error) {
+// compile compiles and validates wasm as a guest (entry points are checked
+// per function, by validateEntry).
+func (h *Host) compile(ctx context.Context, hash string, wasm []byte) (*module, error) {
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
 		return nil, fmt.Errorf("%w: the bytes are not WebAssembly (no \\0asm header); give a .wasm file built for wasip1/wasm32-wasi", ErrInvalidModule)
 	}
@@ -52,7 +53,7 @@ func (h *Host) compile(ctx context.Context, hash string, wasm []byte, entry stri
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
 	}
-	if err := h.validate(mod, entry); err != nil {
+	if err := h.validate(mod); err != nil {
 		mod.Close(ctx)
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func (h *Host) compile(ctx context.Context, hash string, wasm []byte, entry stri
 
 // validate checks what the ABI asks of a guest, so a bad module is refused at
 // deploy time with a message that says what to fix.
-func (h *Host) validate(mod engine.Module, entry string) error {
+func (h *Host) validate(mod engine.Module) error {
 	var wrongVersion, unknown []string
 	for _, imp := range mod.Imports() {
 		switch {
@@ -86,15 +87,20 @@ func (h *Host) validate(mod engine.Module, entry string) error {
 		return fmt.Errorf("%w: it imports %s, which this host does not offer (only %s and %s): remove those imports",
 			ErrInvalidModule, strings.Join(unknown, ", "), abi.Module, wasiModule)
 	}
+	if !mod.HasMemory() {
+		return fmt.Errorf("%w: it does not export its memory as \"memory\"", ErrInvalidModule)
+	}
+	return nil
+}
+
+// validateEntry checks that mod exports entry as a () -> () function.
+func validateEntry(mod engine.Module, entry string) error {
 	ft, ok := mod.Exports()[entry]
 	if !ok {
 		return fmt.Errorf("%w: it does not export the entry function %q; export it (Go SDK: reprise.Handle in init, build with -buildmode=c-shared)", ErrInvalidModule, entry)
 	}
 	if len(ft.Params) != 0 || len(ft.Results) != 0 {
 		return fmt.Errorf("%w: entry %q must have type () -> (), it has %d params and %d results", ErrInvalidModule, entry, len(ft.Params), len(ft.Results))
-	}
-	if !mod.HasMemory() {
-		return fmt.Errorf("%w: it does not export its memory as \"memory\"", ErrInvalidModule)
 	}
 	return nil
 }
@@ -137,22 +143,27 @@ func (h *Host) compiled(ctx context.Context, hash, entry string, wasm func() ([]
 		if slot.err != nil {
 			return nil, slot.err
 		}
-		return slot.m, h.validate(slot.m.mod, entry)
+		return slot.m, validateEntry(slot.m.mod, entry)
 	}
+	// The compile is shared: it runs on the host's context, not this
+	// caller's, and checks nothing caller-specific.
 	b, err := wasm()
 	if err == nil {
-		slot.m, err = h.compile(ctx, hash, b, entry)
+		slot.m, err = h.compile(h.ctx, hash, b)
 	} else {
 		err = fmt.Errorf("module %s: %w", hash, err)
 	}
-	if err != nil {
-		slot.err = err
-		h.modMu.Lock()
-		delete(h.modules, hash) // let a later call try again
-		h.modMu.Unlock()
-	}
+	slot.err = err
 	close(slot.ready)
-	return slot.m, err
+	if err != nil {
+		h.modMu.Lock()
+		if h.modules != nil && h.modules[hash] == slot {
+			delete(h.modules, hash) // let a later call try again
+		}
+		h.modMu.Unlock()
+		return nil, err
+	}
+	return slot.m, validateEntry(slot.m.mod, entry)
 }
 
 // instantiate makes a fresh instance; its guest runtime initializes with the

@@ -118,13 +118,16 @@ func (h *Host) execute(id string, a *active) {
 	if r == nil {
 		h.release()
 		if err != nil && h.ctx.Err() == nil {
-			h.log.Error("prepare execution", "id", id, "err", err)
+			h.giveBack(id, err)
 		}
 		return
 	}
 	r.slot = true
 	h.mu.Lock()
 	a.run = r
+	if a.stopped != nil { // settled from outside while it was being prepared
+		r.stop(a.stopped)
+	}
 	h.mu.Unlock()
 	err = r.call()
 	h.mu.Lock()
@@ -172,12 +175,15 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 	r.ctx, r.cancel = context.WithCancelCause(h.ctx)
 	r.ctx = context.WithValue(r.ctx, runKey{}, r)
 	if exec.Module == "" {
-		r.finish(store.Rejected, errorValue(fmt.Sprintf("function %q is not deployed; deploy it, then invoke again", exec.Function), ""))
+		r.fail(fmt.Sprintf("function %q is not deployed; deploy it, then invoke again", exec.Function), "")
 		return nil, nil
 	}
 	m, err := h.loadModule(ctx, exec.Module, exec.Entry)
+	if errors.Is(err, ErrInvalidModule) { // the pinned code can never run
+		r.fail(fmt.Sprintf("cannot load module of function %q: %v", exec.Function, err), "")
+		return nil, nil
+	}
 	if err != nil {
-		r.finish(store.Rejected, errorValue(fmt.Sprintf("cannot load module of function %q: %v", exec.Function, err), ""))
 		return nil, err
 	}
 	in, err := h.get(ctx, m)
@@ -224,11 +230,17 @@ func (r *run) end(err error) {
 	case errors.As(err, &ab) && errors.Is(ab.err, context.Canceled) && r.h.ctx.Err() != nil:
 		r.shutdown()
 	case errors.As(err, new(*NondeterminismError)), errors.As(err, new(*permanentError)):
-		r.finish(store.Rejected, errorValue(unwrapAbort(err).Error(), ""))
+		r.fail(unwrapAbort(err).Error(), "")
+	case cause == errStepTimeout:
+		r.trap(err, cause) // even when it struck inside a host call
+	case errors.As(err, &ab) && errors.Is(ab.err, store.ErrNotOwner):
+		// The task is gone (settled from outside) or someone else holds it:
+		// nothing of this run may be written.
+		r.h.log.Debug("run ended: task no longer ours", "id", r.exec.ID, "err", ab.err)
 	case errors.As(err, &ab):
-		// A store failure inside a host call: leave the task for a retry.
-		r.h.log.Error("execution stopped by a host error", "id", r.exec.ID, "err", ab.err)
-		r.retry(ab.err.Error(), "")
+		// A host or store failure, not the guest's: the same attempt is
+		// recovered later by replay (recovery is not retry).
+		r.h.giveBack(r.exec.ID, ab.err)
 	default:
 		r.trap(err, cause)
 	}
@@ -256,7 +268,7 @@ func (r *run) trap(err, cause error) {
 		stack = strings.TrimSpace(t + "\n" + stack)
 	}
 	if int(r.exec.Attempt) >= r.h.cfg.Retry.MaxAttempts {
-		r.finish(store.Rejected, errorValue(fmt.Sprintf("attempt %d of %d failed: %s", r.exec.Attempt, r.h.cfg.Retry.MaxAttempts, msg), stack))
+		r.fail(fmt.Sprintf("attempt %d of %d failed: %s", r.exec.Attempt, r.h.cfg.Retry.MaxAttempts, msg), stack)
 		return
 	}
 	r.h.log.Warn("attempt failed, retrying", "id", r.exec.ID, "attempt", r.exec.Attempt, "err", msg)
@@ -281,8 +293,8 @@ func trapMessage(err error) (string, string) {
 // schedules a new attempt after the policy's backoff.
 func (r *run) retry(msg, stack string) {
 	ctx := r.h.ctx
-	if len(r.pending.Entries) > 0 {
-		if _, err := r.h.store.Commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: r.pending.Entries}, r.h.owner, r.h.leaseUntil()); err != nil {
+	if entries := r.localEntries(); len(entries) > 0 {
+		if _, err := r.h.store.Commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: entries}, r.h.owner, r.h.leaseUntil()); err != nil {
 			r.h.log.Warn("write journal of failed attempt", "id", r.exec.ID, "err", err)
 		}
 	}
@@ -295,20 +307,43 @@ func (r *run) retry(msg, stack string) {
 	}
 	readyAt := time.Now().Add(r.h.cfg.Retry.backoff(r.exec.Attempt)).UnixMilli()
 	if err := r.h.store.Retry(ctx, next, r.h.owner, readyAt); err != nil {
-		if ctx.Err() == nil {
-			r.h.log.Error("schedule retry", "id", r.exec.ID, "err", err)
+		if ctx.Err() == nil && !errors.Is(err, store.ErrNotOwner) {
+			r.h.giveBack(r.exec.ID, fmt.Errorf("schedule retry: %w", err))
 		}
 		return
 	}
 	kick(r.h.kicks.tasks)
 }
 
+// localEntries are the pending entries whose effects stay inside the
+// execution (now, random, await_any): what a failed attempt may still write.
+// Entries of calls that make promises are dropped with those promises.
+func (r *run) localEntries() []store.Entry {
+	var out []store.Entry
+	for _, e := range r.pending.Entries {
+		if e.Child == "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// giveBack hands an execution's task back after a failure of the host or the
+// store (not of the guest), so the same attempt is run again — here or by
+// another worker — after the task loop's next pass.
+func (h *Host) giveBack(id string, err error) {
+	h.log.Error("execution interrupted by a host error; it will resume", "id", id, "err", err)
+	if rerr := h.store.ReleaseTasks(context.WithoutCancel(h.ctx), h.owner, []string{id}); rerr != nil {
+		h.log.Error("release task", "id", id, "err", rerr)
+	}
+}
+
 // shutdown writes pending journal entries and hands the task back, so the
 // next start resumes the execution.
 func (r *run) shutdown() {
 	ctx := context.Background()
-	if len(r.pending.Entries) > 0 && len(r.pending.Creates) == 0 && len(r.pending.Starts) == 0 {
-		r.h.store.Commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: r.pending.Entries}, r.h.owner, r.h.leaseUntil())
+	if entries := r.localEntries(); len(entries) > 0 {
+		r.h.store.Commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: entries}, r.h.owner, r.h.leaseUntil())
 	}
 	r.h.store.ReleaseTasks(ctx, r.h.owner, []string{r.exec.ID})
 }
@@ -319,21 +354,27 @@ func (r *run) complete() {
 	if state == store.Pending {
 		state = store.Resolved
 	}
-	r.finish(state, value)
+	r.finish(state, value, r.pending)
 }
 
-// finish durably writes the attempt's pending steps and the settlement of the
-// execution's promise in one commit, then wakes whoever awaits it.
-func (r *run) finish(state store.State, value []byte) {
-	c := r.pending
+// fail rejects the execution with a host-written error. What the attempt had
+// not yet made durable of its promise-making calls is dropped: a failed
+// execution starts no children and sends no requests after the fact.
+func (r *run) fail(msg, stack string) {
+	r.finish(store.Rejected, errorValue(msg, stack), store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: r.localEntries()})
+}
+
+// finish durably writes c (the attempt's last steps) and the settlement of
+// the execution's promise in one commit, then wakes whoever awaits it.
+func (r *run) finish(state store.State, value []byte, c store.Commit) {
 	c.Settle = &store.Settle{ID: r.exec.ID, State: state, Value: store.Value{Data: value}, IdempotencyKey: "reprise:result"}
 	res, err := r.h.store.Commit(r.h.ctx, c, r.h.owner, r.h.leaseUntil())
 	if err != nil {
-		if errors.Is(err, store.ErrForbidden) {
-			return // settled meanwhile (canceled, timed out)
-		}
-		if r.h.ctx.Err() == nil {
-			r.h.log.Error("write result", "id", r.exec.ID, "err", err)
+		switch {
+		case errors.Is(err, store.ErrForbidden), errors.Is(err, store.ErrNotOwner):
+			// settled meanwhile (canceled, timed out): nothing to write
+		case r.h.ctx.Err() == nil:
+			r.h.giveBack(r.exec.ID, fmt.Errorf("write result: %w", err))
 		}
 		return
 	}
@@ -428,9 +469,11 @@ func (r *run) childID(seq uint32) string {
 // child executions, http requests.
 func (r *run) flush() {
 	if len(r.pending.Entries) == 0 && len(r.pending.Creates) == 0 && len(r.pending.Starts) == 0 {
+		r.sendHTTP()
 		return
 	}
 	res, err := r.h.store.Commit(r.ctx, r.pending, r.h.owner, r.h.leaseUntil())
+	r.resetStep()
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			fail(&permanentError{fmt.Errorf("a step's promise id is taken by a promise made with another request (an earlier attempt invoked another function or other arguments at the same step): %w", err)})
@@ -456,14 +499,25 @@ func (r *run) flush() {
 	if timers {
 		kick(r.h.kicks.timers)
 	}
+	r.sendHTTP()
+}
+
+// sendHTTP sends the requests whose intent is now durable.
+func (r *run) sendHTTP() {
 	for _, seq := range r.pendingHTTP {
-		if hd := r.handles[seq-1]; !hd.settled {
+		if hd := r.handles[seq-1]; !hd.settled && r.h.claimHTTP(hd.id) {
 			r.h.sendHTTP(hd.id, hd.req)
-		} else {
-			r.h.doneHTTP(hd.id)
 		}
 	}
 	r.pendingHTTP = r.pendingHTTP[:0]
+}
+
+// resetStep restarts the step clock: time spent in the host (store writes,
+// replayed awaits) is not the guest's.
+func (r *run) resetStep() {
+	if r.guestSince.Load() != 0 {
+		r.guestSince.Store(time.Now().UnixNano())
+	}
 }
 
 // afterCommit dispatches the tasks a commit made ready: new children and
@@ -505,6 +559,7 @@ func (r *run) check(hd *handle) bool {
 		return true
 	}
 	p, err := r.h.store.GetPromise(r.ctx, hd.id)
+	r.resetStep()
 	if err != nil {
 		fail(fmt.Errorf("read promise %s: %w", hd.id, err))
 	}

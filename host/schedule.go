@@ -47,6 +47,7 @@ func (h *Host) drive(id string, a *active) {
 		}
 		a.again = false
 		a.fresh = nil
+		a.stopped = nil // the next pass reads the promise's state itself
 		h.mu.Unlock()
 	}
 }
@@ -112,7 +113,9 @@ func (h *Host) settled(p store.Promise) {
 	}
 	var r *run
 	if a := h.active[p.ID]; a != nil {
-		r = a.run
+		if r = a.run; r == nil {
+			a.stopped = errSettled // being prepared: stop it once it exists
+		}
 	}
 	h.mu.Unlock()
 	if r != nil {

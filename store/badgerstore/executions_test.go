@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -302,9 +303,9 @@ func TestSuspendAndWake(t *testing.T) {
 		t.Fatalf("Suspend on sleep = %v, %v", resumable, err)
 	}
 	clk.set(t0 + 100)
-	if resumable, err := d.Suspend(ctx, store.Suspend{Exec: "e", Attempt: 1, Awaiting: []string{"sleep"}}, "w2"); err != nil || !resumable {
-		t.Fatalf("Suspend on timed-out sleep = %v, %v", resumable, err)
-	}
+	// Suspended, e has no task: its worker may write nothing more.
+	_, err = d.Suspend(ctx, store.Suspend{Exec: "e", Attempt: 1, Awaiting: []string{"sleep"}}, "w2")
+	wantErr(t, err, store.ErrNotOwner)
 	settled, claimed, _, err := d.Timeouts(ctx, t0+100, 10, "w4", t0+5000)
 	if err != nil || len(settled) != 1 || settled[0].State != store.Resolved {
 		t.Fatalf("Timeouts = %v, %v", settled, err)
@@ -343,11 +344,11 @@ func TestWakeSkipsFinishedAndRunning(t *testing.T) {
 		t.Fatal("a finished execution was woken")
 	}
 
-	// A finished execution that suspends (its worker did not know yet)
-	// registers nothing.
+	// A finished execution that suspends (its worker did not know yet) is
+	// refused and registers nothing.
 	create(t, d, store.Create{ID: "r", Timeout: store.NoTimeout})
-	if resumable, err := d.Suspend(ctx, store.Suspend{Exec: "done", Attempt: 1, Awaiting: []string{"r"}}, "w"); err != nil || resumable {
-		t.Fatalf("Suspend of a finished execution = %v, %v", resumable, err)
+	if _, err := d.Suspend(ctx, store.Suspend{Exec: "done", Attempt: 1, Awaiting: []string{"r"}}, "w"); !errors.Is(err, store.ErrNotOwner) {
+		t.Fatalf("Suspend of a finished execution: err = %v, want ErrNotOwner", err)
 	}
 	err := d.do(ctx, func(tx *tx) error {
 		for _, k := range [][]byte{key(kindCallback, "r"), key(kindCallback, "p"), key(kindCallback, "q"), key(kindWaiting, "done"), key(kindWaiting, "running")} {

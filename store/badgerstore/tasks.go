@@ -65,14 +65,19 @@ func (t *tx) newTask(exec, owner string, leaseUntil int64) store.Task {
 	return task
 }
 
-// checkOwner fails when exec's task is claimed by another owner: this caller
-// lost its lease, and another worker now runs the execution.
+// checkOwner fails unless owner holds exec's task: only the worker running an
+// execution may write its steps. Without a task the execution has finished
+// or is suspended, and a late writer (a run canceled from outside, a worker
+// that lost its lease) must not start children or send requests for it.
 func (t *tx) checkOwner(exec, owner string) error {
 	task, ok, err := t.getTask(exec)
 	if err != nil {
 		return err
 	}
-	if ok && task.Owner != "" && task.Owner != owner {
+	if !ok {
+		return fmt.Errorf("%w: execution %q has no task (it has finished or is suspended)", store.ErrNotOwner, exec)
+	}
+	if task.Owner != owner {
 		return fmt.Errorf("%w: the task of execution %q is held by %q", store.ErrNotOwner, exec, task.Owner)
 	}
 	return nil

@@ -3,7 +3,6 @@ package host_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +16,7 @@ import (
 // permanentError; finish then commits r.pending again (with the same
 // conflicting create) plus the settlement, which fails the same way: the
 // result is never written and the task stays claimed (heartbeated) forever.
-func TestReviewConflictingStepPromiseRejectsExecution(t *testing.T) {
+func TestConflictingStepPromiseRejectsExecution(t *testing.T) {
 	h := newHost(t)
 	h.deployRaw("g", guestPromiseAwait(0))
 	ctx := context.Background()
@@ -41,7 +40,7 @@ func TestReviewConflictingStepPromiseRejectsExecution(t *testing.T) {
 // its timeout. The store writes the timeout (deleting the timer) and reports
 // Changed=false, so Host.Settle does not call h.settled: the parked guest is
 // never told, and the timer that would have told it is gone.
-func TestReviewSettleAfterTimeoutWakesHotParkedGuest(t *testing.T) {
+func TestSettleAfterTimeoutWakesHotParkedGuest(t *testing.T) {
 	gate := make(chan struct{})
 	hs := &hookStore{onTimeouts: func(ctx context.Context) error {
 		select {
@@ -71,12 +70,11 @@ func TestReviewSettleAfterTimeoutWakesHotParkedGuest(t *testing.T) {
 	}
 }
 
-// The watchdog stops a guest whose step ran too long while it is inside a
-// store call (a slow commit). The host call fails with context.Canceled,
-// end() classifies it as "a store failure inside a host call" and calls
-// retry() directly: the retry policy's MaxAttempts is bypassed (and the
-// attempt's LastError says "context canceled", not the step limit).
-func TestReviewStepTimeoutInStoreCallRespectsMaxAttempts(t *testing.T) {
+// Time a guest spends waiting on the store (a slow commit) is the host's,
+// not the guest's: it must not count against the step time limit, and above
+// all must not start attempts past the retry policy (a host error is
+// recovered by replay of the same attempt, never retried as a new one).
+func TestStepTimeoutInStoreCallRespectsMaxAttempts(t *testing.T) {
 	hs := &hookStore{onCommit: func(ctx context.Context, c store.Commit) error {
 		if c.Settle == nil {
 			return sleepCtx(ctx, 60*time.Millisecond)
@@ -91,13 +89,10 @@ func TestReviewStepTimeoutInStoreCallRespectsMaxAttempts(t *testing.T) {
 	if _, err := h.Invoke(context.Background(), "g", nil, host.InvokeOptions{ID: "st"}); err != nil {
 		t.Fatal(err)
 	}
-	p, ok := h.awaitFor("st", 3*time.Second)
+	p, _ := h.awaitFor("st", 1500*time.Millisecond) // well past the 200ms step limit
 	e, _ := h.Execution(context.Background(), "st")
-	if !ok || p.State != store.Rejected || e.Attempt != 1 {
-		t.Fatalf("MaxAttempts 1: promise %s, attempt %d, last error %q", p.State, e.Attempt, e.LastError)
-	}
-	if !strings.Contains(string(p.Value.Data), "step time limit") {
-		t.Fatalf("rejection does not name the step time limit: %s", p.Value.Data)
+	if p.State != store.Pending || e.Attempt != 1 || e.LastError != "" {
+		t.Fatalf("slow store commits: promise %s, attempt %d, last error %q; want still pending in attempt 1", p.State, e.Attempt, e.LastError)
 	}
 }
 
@@ -106,7 +101,7 @@ func TestReviewStepTimeoutInStoreCallRespectsMaxAttempts(t *testing.T) {
 // resets the step clock. Cold, each resume replays every earlier segment
 // within one step budget (replayed awaits do not reset guestSince), so
 // replay alone exceeds StepTimeout and the execution is failed.
-func TestReviewColdReplayDoesNotExceedStepBudget(t *testing.T) {
+func TestColdReplayDoesNotExceedStepBudget(t *testing.T) {
 	const spin = 2_000_000
 	cfg := func(c *host.Config) {
 		c.StepTimeout = 600 * time.Millisecond
@@ -143,7 +138,7 @@ func TestReviewColdReplayDoesNotExceedStepBudget(t *testing.T) {
 // re-check the promise, and Commit accepts writes for an execution whose
 // promise is settled and whose task is gone. The canceled guest then runs and
 // starts its children.
-func TestReviewCancelBeforeGuestStartsRunsNothing(t *testing.T) {
+func TestCancelBeforeGuestStartsRunsNothing(t *testing.T) {
 	h := newHost(t, func(c *host.Config) { c.ReadyInstances = -1 })
 	h.deployRaw("child", guestNoop())
 	h.deployRaw("parent", guestSlowInitInvoker(20_000_000, "child", "1"))
@@ -175,7 +170,7 @@ func TestReviewCancelBeforeGuestStartsRunsNothing(t *testing.T) {
 // A single transient store error in prepare (non-fresh path) leaves the
 // execution's task claimed by this host, extended by every heartbeat, and
 // never run again: the execution hangs until the process restarts.
-func TestReviewTransientPrepareErrorDoesNotStrandExecution(t *testing.T) {
+func TestTransientPrepareErrorDoesNotStrandExecution(t *testing.T) {
 	var once sync.Once
 	hs := &hookStore{onGetExecution: func(ctx context.Context, id string) error {
 		var err error
@@ -202,7 +197,7 @@ func TestReviewTransientPrepareErrorDoesNotStrandExecution(t *testing.T) {
 // entries are kept), but on the last attempt finish() commits r.pending whole
 // with the rejection: children of a failed attempt are started, orphaned, only
 // when it is the last one.
-func TestReviewFailedLastAttemptStartsNoChildren(t *testing.T) {
+func TestFailedLastAttemptStartsNoChildren(t *testing.T) {
 	h := newHost(t, func(c *host.Config) { c.Retry = host.RetryPolicy{MaxAttempts: 1} })
 	h.deployRaw("child", guestNoop())
 	m := &wmod{}

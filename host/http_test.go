@@ -33,7 +33,7 @@ func countingServer(t *testing.T, delay time.Duration) (*httptest.Server, *atomi
 // flush inside record(), before callHTTP appended the handle to pendingHTTP;
 // callHTTP's own flush then finds nothing pending and returns early, so the
 // request is never sent and the guest awaits forever.
-func TestReviewHTTPAfter1023LocalStepsIsSent(t *testing.T) {
+func TestHTTPAfter1023LocalStepsIsSent(t *testing.T) {
 	srv, n := countingServer(t, 0)
 	req := fmt.Sprintf(`{"method":"POST","url":%q}`, srv.URL+"/x")
 	for _, steps := range []uint32{1022, 1023} {
@@ -60,7 +60,7 @@ func TestReviewHTTPAfter1023LocalStepsIsSent(t *testing.T) {
 // attempt re-issues the call at the same step: Create finds the same pending
 // promise, and flush sends the request again although this process is still
 // sending it (claimHTTP's result is ignored in callHTTP).
-func TestReviewRetryDoesNotResendInFlightHTTP(t *testing.T) {
+func TestRetryDoesNotResendInFlightHTTP(t *testing.T) {
 	srv, n := countingServer(t, 1500*time.Millisecond)
 	req := fmt.Sprintf(`{"method":"POST","url":%q}`, srv.URL+"/pay")
 	h := newHost(t, allowLoopbackHTTP, func(c *host.Config) {
@@ -85,7 +85,7 @@ func TestReviewRetryDoesNotResendInFlightHTTP(t *testing.T) {
 // stops (or crashes) while the request is in flight, sendHTTP records no
 // outcome, and nothing ever replays the execution, so recoverHTTP never runs:
 // the execution hangs forever.
-func TestReviewHTTPInFlightAtShutdownIsRecovered(t *testing.T) {
+func TestHTTPInFlightAtShutdownIsRecovered(t *testing.T) {
 	srv, n := countingServer(t, 3*time.Second)
 	req := fmt.Sprintf(`{"method":"GET","url":%q,"idempotent":true}`, srv.URL+"/slow")
 	dir := t.TempDir()
@@ -114,7 +114,7 @@ func TestReviewHTTPInFlightAtShutdownIsRecovered(t *testing.T) {
 // durable. When that commit fails (here: the execution is canceled while the
 // commit waits on a slow store), nothing undoes the mark: h.inflight leaks
 // and WaitIdle, which waits for len(h.inflight) == 0, never returns.
-func TestReviewFailedHTTPIntentDoesNotLeakInflight(t *testing.T) {
+func TestFailedHTTPIntentDoesNotLeakInflight(t *testing.T) {
 	srv, _ := countingServer(t, 0)
 	req := fmt.Sprintf(`{"method":"POST","url":%q}`, srv.URL+"/x")
 	entered := make(chan struct{}, 1)

@@ -30,7 +30,7 @@ func paddedPromiseAwait(pad int) []byte {
 // prepare() treats any loadModule error as final and rejects the execution:
 // a recovering execution of a good function is rejected because of someone
 // else's bad deploy.
-func TestReviewBadDeployDoesNotRejectRecoveringExecution(t *testing.T) {
+func TestBadDeployDoesNotRejectRecoveringExecution(t *testing.T) {
 	wasm := paddedPromiseAwait(600_000)
 	dir := t.TempDir()
 	h := openHookHost(t, dir, &hookStore{})
@@ -71,7 +71,7 @@ func TestReviewBadDeployDoesNotRejectRecoveringExecution(t *testing.T) {
 // Close holds modMu while it waits for every module slot to be ready; a
 // Deploy whose compile fails (not tracked by h.wg) must take modMu to drop
 // its slot before it closes slot.ready: Close deadlocks, ignoring its ctx.
-func TestReviewCloseDuringFailingDeployReturns(t *testing.T) {
+func TestCloseDuringFailingDeployReturns(t *testing.T) {
 	db, err := badgerstore.Open(t.TempDir(), badgerstore.Options{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
