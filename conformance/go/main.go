@@ -124,7 +124,7 @@ func scenario(in input) (any, error) {
 			return nil, err
 		}
 		if resp.Status/100 != 2 {
-			return nil, fmt.Errorf("record: status %d", resp.Status)
+			return nil, fmt.Errorf("record: http status %d", resp.Status)
 		}
 		return in.I * in.I, nil
 	}
