@@ -22,18 +22,10 @@ func newTestEngine(ctx context.Context, cfg engine.Config) (engine.Engine, error
 	return wazeroengine.New(ctx, cfg)
 }
 
-// hostEngineConfig is the engine.Config a host gives its engine: the real
-// imports and limits, so the modules below link as they would in the host.
-func hostEngineConfig(b *testing.B) engine.Config {
-	var cfg engine.Config
-	newHost(b, func(c *host.Config) {
-		c.NewEngine = func(ctx context.Context, ec engine.Config) (engine.Engine, error) {
-			cfg = ec
-			return newTestEngine(ctx, ec)
-		}
-	})
-	cfg.CacheDir = ""
-	return cfg
+// hostEngineConfig is the engine.Config a host gives its engine (its imports
+// and its default memory cap), so the modules below link as in a host.
+func hostEngineConfig() engine.Config {
+	return engine.Config{Imports: host.Imports(), MemoryLimitPages: 4096}
 }
 
 // benchSys is a fixed engine.Sys.
@@ -52,7 +44,7 @@ func (s *benchSys) Stderr() io.Writer          { return io.Discard }
 // compileBench compiles wasm on a fresh engine per iteration: no cache, or
 // with cacheDir a warm on-disk cache (what a restart does).
 func compileBench(b *testing.B, wasm []byte, cacheDir string) {
-	cfg := hostEngineConfig(b)
+	cfg := hostEngineConfig()
 	cfg.CacheDir = cacheDir
 	ctx := context.Background()
 	compileOnce := func() {
@@ -95,7 +87,7 @@ func BenchmarkCompileGoGuestCached(b *testing.B) { compileBench(b, guest(b, "noo
 // instantiateBench creates and closes instances of a compiled module; a Go
 // guest's runtime initializes (_initialize) in each.
 func instantiateBench(b *testing.B, wasm []byte) {
-	cfg := hostEngineConfig(b)
+	cfg := hostEngineConfig()
 	ctx := context.Background()
 	eng, err := newTestEngine(ctx, cfg)
 	if err != nil {

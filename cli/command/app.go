@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/reprise-wasm/reprise/engine"
 )
 
 // Main runs the command line of this process and returns its exit code.
@@ -59,6 +61,9 @@ type app struct {
 	dataDir   string
 	cacheDir  string
 	allowHTTP []string
+	// newEngine creates the WebAssembly engine (--engine); nil is the
+	// host's default, wazero.
+	newEngine func(context.Context, engine.Config) (engine.Engine, error)
 }
 
 func (a *app) newCLI() *cli.App {
@@ -92,6 +97,10 @@ Example (in a clone of the repository, with Go installed):
 			&cli.StringFlag{
 				Name: "log-level", EnvVars: []string{"REPRISE_LOG_LEVEL"}, Value: "info",
 				Usage: "`LEVEL` of the logs on stderr: debug, info, warn or error; guest log lines are info",
+			},
+			&cli.StringFlag{
+				Name: "engine", EnvVars: []string{"REPRISE_ENGINE"}, Value: "wazero",
+				Usage: "WebAssembly `ENGINE` guests run on: wazero (pure Go) or wasmtime (a build with -tags wasmtime)",
 			},
 			&cli.StringSliceFlag{
 				Name: "allow-http", EnvVars: []string{"REPRISE_ALLOW_HTTP"},
@@ -131,6 +140,15 @@ func (a *app) before(c *cli.Context) error {
 	a.cacheDir = c.String("cache-dir")
 	if a.cacheDir == "" {
 		a.cacheDir = filepath.Join(a.dataDir, "cache")
+	}
+	switch name := c.String("engine"); name {
+	case "wazero": // the host's default
+	case "wasmtime":
+		if a.newEngine, err = wasmtimeEngine(); err != nil {
+			return withCode(ExitUsage, err)
+		}
+	default:
+		return usageErrorf("unknown engine %q: --engine is wazero or wasmtime", name)
 	}
 	for _, h := range c.StringSlice("allow-http") {
 		for _, h := range strings.Split(h, ",") {

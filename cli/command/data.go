@@ -73,10 +73,11 @@ func (a *app) openHost(ctx context.Context) (*session, error) {
 	}
 	closing := new(atomic.Bool)
 	h, err := host.New(ctx, host.Config{
-		Store:    db,
-		Logger:   slog.New(quietClose{a.log.Handler(), closing}),
-		CacheDir: a.cacheDir,
-		HTTP:     a.httpConfig(),
+		Store:     db,
+		Logger:    slog.New(quietClose{a.log.Handler(), closing}),
+		CacheDir:  a.cacheDir,
+		HTTP:      a.httpConfig(),
+		NewEngine: a.newEngine,
 	})
 	if err != nil {
 		db.Close()

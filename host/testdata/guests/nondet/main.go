@@ -18,7 +18,7 @@ func flag() int32
 func init() {
 	reprise.Handle(func(any) (string, error) {
 		if flag() == 0 {
-			reprise.Sleep(10 * time.Millisecond)
+			reprise.Sleep(300 * time.Millisecond) // long enough to be pending when awaited, so the run goes cold
 		} else if _, err := reprise.Invoke("echo", "x").Await(); err != nil {
 			return "", err
 		}
