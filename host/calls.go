@@ -57,6 +57,9 @@ func (r *run) readIn(mem engine.Memory, ptr, n uint32, limit int) ([]byte, int32
 	if int64(n) > int64(limit) {
 		return nil, abi.ErrTooLarge
 	}
+	if n == 0 {
+		return []byte{}, 0 // the pointer of an empty buffer is not read
+	}
 	v, ok := mem.Read(ptr, n)
 	if !ok {
 		return nil, abi.ErrBadMemory
