@@ -12,161 +12,45 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/host"
+	wt "github.com/reprise-wasm/reprise/internal/wasmtest"
 	"github.com/reprise-wasm/reprise/store"
-	"github.com/reprise-wasm/reprise/store/badgerstore"
 )
 
 const (
-	vI32 = 0x7f
-	vI64 = 0x7e
+	vI32 = wt.I32
+	vI64 = wt.I64
 )
 
-type wimport struct {
-	name string
-	typ  int
-}
-
-type wfunc struct {
-	export string
-	locals []byte
-	code   []byte
-}
-
-type wdata struct {
-	off uint32
-	b   []byte
-}
+type wdata = wt.Data
 
 // wmod is a module importing reprise_v1 functions, exporting memory and
-// void functions.
+// void functions: a thin layer over the shared assembler.
 type wmod struct {
-	types   [][2][]byte
-	imports []wimport
-	funcs   []wfunc
-	pages   uint32
-	data    []wdata
-}
-
-func (m *wmod) typ(params, results []byte) int {
-	for i, t := range m.types {
-		if string(t[0]) == string(params) && string(t[1]) == string(results) {
-			return i
-		}
-	}
-	m.types = append(m.types, [2][]byte{params, results})
-	return len(m.types) - 1
+	pages uint32
+	data  []wdata
+	m     wt.Module
 }
 
 // imp adds an import of reprise_v1.name and returns its function index.
 // All imports must be added before any function.
 func (m *wmod) imp(name string, params, results []byte) byte {
-	m.imports = append(m.imports, wimport{name, m.typ(params, results)})
-	return byte(len(m.imports) - 1)
+	return byte(m.m.Import("reprise_v1", name, params, results))
 }
 
-func (m *wmod) fn(export string, locals []byte, code []byte) {
-	m.funcs = append(m.funcs, wfunc{export, locals, code})
-}
-
-func wstr(b []byte, s string) []byte { return append(uleb(b, uint32(len(s))), s...) }
+func (m *wmod) fn(export string, locals []byte, code []byte) { m.m.Func(export, locals, code) }
 
 func (m *wmod) bytes() []byte {
-	void := m.typ(nil, nil)
-	b := []byte("\x00asm\x01\x00\x00\x00")
-	var ts []byte
-	ts = uleb(ts, uint32(len(m.types)))
-	for _, t := range m.types {
-		ts = append(ts, 0x60)
-		ts = append(uleb(ts, uint32(len(t[0]))), t[0]...)
-		ts = append(uleb(ts, uint32(len(t[1]))), t[1]...)
-	}
-	b = section(b, 1, ts)
-	var is []byte
-	is = uleb(is, uint32(len(m.imports)))
-	for _, i := range m.imports {
-		is = wstr(is, "reprise_v1")
-		is = wstr(is, i.name)
-		is = append(is, 0)
-		is = uleb(is, uint32(i.typ))
-	}
-	b = section(b, 2, is)
-	fs := uleb(nil, uint32(len(m.funcs)))
-	for range m.funcs {
-		fs = uleb(fs, uint32(void))
-	}
-	b = section(b, 3, fs)
-	pages := m.pages
-	if pages == 0 {
-		pages = 1
-	}
-	b = section(b, 5, append([]byte{1, 0}, uleb(nil, pages)...))
-	es := uleb(nil, uint32(1+len(m.funcs)))
-	es = wstr(es, "memory")
-	es = append(es, 2, 0)
-	for i, f := range m.funcs {
-		es = wstr(es, f.export)
-		es = append(es, 0)
-		es = uleb(es, uint32(len(m.imports)+i))
-	}
-	b = section(b, 7, es)
-	cs := uleb(nil, uint32(len(m.funcs)))
-	for _, f := range m.funcs {
-		body := uleb(nil, uint32(len(f.locals)))
-		for _, l := range f.locals {
-			body = append(body, 1, l)
-		}
-		body = append(body, f.code...)
-		body = append(body, 0x0b)
-		cs = uleb(cs, uint32(len(body)))
-		cs = append(cs, body...)
-	}
-	b = section(b, 10, cs)
-	if len(m.data) > 0 {
-		ds := uleb(nil, uint32(len(m.data)))
-		for _, d := range m.data {
-			ds = append(ds, 0)
-			ds = append(ds, i32const(d.off)...)
-			ds = append(ds, 0x0b)
-			ds = uleb(ds, uint32(len(d.b)))
-			ds = append(ds, d.b...)
-		}
-		b = section(b, 11, ds)
-	}
-	return b
+	mod := m.m
+	mod.Memory = int(max(m.pages, 1))
+	mod.Data = m.data
+	return mod.Bytes()
 }
 
-func sleb64(v int64) []byte {
-	var b []byte
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
-
-func i64const(v int64) []byte { return append([]byte{0x42}, sleb64(v)...) }
-
-func cat(parts ...[]byte) []byte {
-	var b []byte
-	for _, p := range parts {
-		b = append(b, p...)
-	}
-	return b
-}
-
-func call(idx byte) []byte { return []byte{0x10, idx} }
-
-// countdown repeats body n times using i32 local l (n must be >= 1).
-func countdown(l byte, n uint32, body []byte) []byte {
-	return cat(i32const(n), []byte{0x21, l}, // local.set l
-		[]byte{0x03, 0x40}, // loop
-		body,
-		[]byte{0x20, l, 0x41, 1, 0x6b, 0x22, l, 0x0d, 0}, // local.get l; i32.const 1; i32.sub; local.tee l; br_if 0
-		[]byte{0x0b}) // end loop
-}
+func i32const(v uint32) []byte                       { return wt.I32Const(int32(v)) }
+func i64const(v int64) []byte                        { return wt.I64Const(v) }
+func cat(parts ...[]byte) []byte                     { return wt.Cat(parts...) }
+func call(idx byte) []byte                           { return wt.Call(uint32(idx)) }
+func countdown(l byte, n uint32, body []byte) []byte { return wt.Countdown(l, n, body) }
 
 // busy spins n iterations with local l, no host calls.
 func busy(l byte, n uint32) []byte { return countdown(l, n, nil) }
@@ -194,7 +78,7 @@ func guestHTTPAfterSteps(n uint32, req string) []byte {
 	}
 	code = cat(code, i32const(reqOff), i32const(uint32(len(req))), call(httpc), call(await), []byte{0x1a})
 	m.fn("run", []byte{vI32}, code)
-	m.data = append(m.data, wdata{reqOff, []byte(req)})
+	m.data = append(m.data, wdata{Offset: reqOff, Bytes: []byte(req)})
 	return m.bytes()
 }
 
@@ -203,7 +87,7 @@ func guestHTTPThenTrap(req string) []byte {
 	m := &wmod{}
 	httpc := m.imp("http", tI32I32toI32[0], tI32I32toI32[1])
 	m.fn("run", nil, cat(i32const(reqOff), i32const(uint32(len(req))), call(httpc), []byte{0x1a, 0x00}))
-	m.data = append(m.data, wdata{reqOff, []byte(req)})
+	m.data = append(m.data, wdata{Offset: reqOff, Bytes: []byte(req)})
 	return m.bytes()
 }
 
@@ -245,7 +129,7 @@ func guestSlowInitInvoker(initSpin uint32, child, args string) []byte {
 	m.fn("_initialize", []byte{vI32}, busy(0, initSpin))
 	m.fn("run", nil, cat(i32const(reqOff), i32const(uint32(len(child))), i32const(reqOff+512), i32const(uint32(len(args))),
 		call(inv), call(await), []byte{0x1a}))
-	m.data = append(m.data, wdata{reqOff, []byte(child)}, wdata{reqOff + 512, []byte(args)})
+	m.data = append(m.data, wdata{Offset: reqOff, Bytes: []byte(child)}, wdata{Offset: reqOff + 512, Bytes: []byte(args)})
 	return m.bytes()
 }
 
@@ -319,23 +203,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // openHookHost opens a host on a Badger store in dir wrapped by hs.
 func openHookHost(t testing.TB, dir string, hs *hookStore, configure ...func(*host.Config)) *testHost {
 	t.Helper()
-	db, err := badgerstore.Open(dir, badgerstore.Options{Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Store = db
-	cfg := host.Config{Store: hs, Logger: testLogger(t)}
-	for _, c := range configure {
-		c(&cfg)
-	}
-	h, err := host.New(context.Background(), cfg)
-	if err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	th := &testHost{Host: h, t: t, store: db, dir: dir}
-	t.Cleanup(th.close)
-	return th
+	wrap := func(c *host.Config) { hs.Store, c.Store = c.Store, hs }
+	return openHost(t, dir, append([]func(*host.Config){wrap}, configure...)...)
 }
 
 // deployRaw deploys hand-made wasm under name.

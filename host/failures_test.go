@@ -203,7 +203,7 @@ func TestFailedLastAttemptStartsNoChildren(t *testing.T) {
 	m := &wmod{}
 	inv := m.imp("invoke", tI32x4toI32[0], tI32x4toI32[1])
 	m.fn("run", nil, cat(i32const(reqOff), i32const(5), i32const(reqOff+512), i32const(1), call(inv), []byte{0x1a, 0x00}))
-	m.data = append(m.data, wdata{reqOff, []byte("child")}, wdata{reqOff + 512, []byte("1")})
+	m.data = append(m.data, wdata{Offset: reqOff, Bytes: []byte("child")}, wdata{Offset: reqOff + 512, Bytes: []byte("1")})
 	h.deployRaw("p", m.bytes())
 	ctx := context.Background()
 	if _, err := h.Invoke(ctx, "p", nil, host.InvokeOptions{ID: "fl"}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/reprise-wasm/reprise/internal/wasmtest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -434,22 +435,8 @@ func TestDataDirectoryFromEnvironment(t *testing.T) {
 // abiV2Module is a minimal module built for a future ABI: it imports
 // reprise_v2.input.
 func abiV2Module() []byte {
-	section := func(b []byte, id byte, payload []byte) []byte {
-		return append(append(b, id, byte(len(payload))), payload...)
-	}
-	b := []byte("\x00asm\x01\x00\x00\x00")
-	b = section(b, 1, []byte{2, 0x60, 2, 0x7f, 0x7f, 1, 0x7f, 0x60, 0, 0}) // (i32,i32)->i32, ()->()
-	imp := []byte{1, 10}
-	imp = append(imp, "reprise_v2"...)
-	imp = append(imp, 5)
-	imp = append(imp, "input"...)
-	b = section(b, 2, append(imp, 0, 0))
-	b = section(b, 3, []byte{1, 1})    // one function of type ()->()
-	b = section(b, 5, []byte{1, 0, 1}) // memory, min 1 page
-	exp := []byte{2, 6}
-	exp = append(exp, "memory"...)
-	exp = append(exp, 2, 0, 3)
-	exp = append(exp, "run"...)
-	b = section(b, 7, append(exp, 0, 1))
-	return section(b, 10, []byte{1, 2, 0, 0x0b}) // run: no locals, end
+	m := wasmtest.Module{Memory: 1}
+	m.Import("reprise_v2", "input", []byte{wasmtest.I32, wasmtest.I32}, []byte{wasmtest.I32})
+	m.Func("run", nil)
+	return m.Bytes()
 }

@@ -15,7 +15,7 @@ import (
 // callback) of a module with 2 pages of memory, closed again.
 func BenchmarkInstantiate(b *testing.B) {
 	e := newEngine(b, engine.Config{MemoryLimitPages: 4096})
-	m := compile(b, e, wasmModule{memory: 2, funcs: []wasmFunc{{export: "run"}}}.bytes())
+	m := compile(b, e, wasmModule{Memory: 2, Funcs: []wasmFunc{{Export: "run"}}}.Bytes())
 	ctx := context.Background()
 	for b.Loop() {
 		in, err := m.Instantiate(ctx, &fakeSys{})
@@ -26,10 +26,10 @@ func BenchmarkInstantiate(b *testing.B) {
 	}
 }
 
-// BenchmarkCall is a call of an empty export: the cost of entering the guest.
+// BenchmarkCall is a call of an empty Export: the cost of entering the guest.
 func BenchmarkCall(b *testing.B) {
 	e := newEngine(b, engine.Config{})
-	in := instantiate(b, compile(b, e, wasmModule{memory: 1, funcs: []wasmFunc{{export: "run"}}}.bytes()), &fakeSys{})
+	in := instantiate(b, compile(b, e, wasmModule{Memory: 1, Funcs: []wasmFunc{{Export: "run"}}}.Bytes()), &fakeSys{})
 	ctx := context.Background()
 	for b.Loop() {
 		if err := in.Call(ctx, "run"); err != nil {
@@ -50,8 +50,8 @@ func BenchmarkHostCall(b *testing.B) {
 	// local0 = n(); loop { f(0, 8); drop; local0 -= 1; br_if local0 != 0 }
 	code := ops(call(1), []byte{0x21, 0}, []byte{0x03, 0x40}, i32(0), i32(8), call(0), drop,
 		[]byte{0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, 0x0b})
-	m := compile(b, e, wasmModule{imports: []wasmImport{wasmImportOf(f), wasmImportOf(n)}, memory: 1,
-		funcs: []wasmFunc{{locals: []byte{tI32}, code: code, export: "run"}}}.bytes())
+	m := compile(b, e, wasmModule{Imports: []wasmImport{wasmImportOf(f), wasmImportOf(n)}, Memory: 1,
+		Funcs: []wasmFunc{{Locals: []byte{tI32}, Code: code, Export: "run"}}}.Bytes())
 	in := instantiate(b, m, &fakeSys{})
 	b.ResetTimer()
 	if err := in.Call(context.Background(), "run"); err != nil {

@@ -100,19 +100,19 @@ func wasmImportOf(imp engine.Import) wasmImport {
 		}
 		return b
 	}
-	return wasmImport{imp.Module, imp.Name, types(imp.Params), types(imp.Results)}
+	return wasmImport{Module: imp.Module, Name: imp.Name, Params: types(imp.Params), Results: types(imp.Results)}
 }
 
 func TestCompileReportsImportsExportsAndMemory(t *testing.T) {
 	e := newEngine(t, engine.Config{})
 	wasm := wasmModule{
-		imports: []wasmImport{{"env", "f", []byte{tI32, tI64}, []byte{tI32}}, {"wasi_snapshot_preview1", "sched_yield", nil, []byte{tI32}}},
-		memory:  1,
-		funcs: []wasmFunc{
-			{export: "run"},
-			{params: []byte{tI64}, results: []byte{tI32, tI64}, code: ops(i32(1), []byte{0x20, 0}), export: "pair"},
+		Imports: []wasmImport{{Module: "env", Name: "f", Params: []byte{tI32, tI64}, Results: []byte{tI32}}, {Module: "wasi_snapshot_preview1", Name: "sched_yield", Params: nil, Results: []byte{tI32}}},
+		Memory:  1,
+		Funcs: []wasmFunc{
+			{Export: "run"},
+			{Params: []byte{tI64}, Results: []byte{tI32, tI64}, Code: ops(i32(1), []byte{0x20, 0}), Export: "pair"},
 		},
-	}.bytes()
+	}.Bytes()
 	m := compile(t, e, wasm)
 	want := []engine.ImportRef{{Module: "env", Name: "f"}, {Module: "wasi_snapshot_preview1", Name: "sched_yield"}}
 	if got := m.Imports(); !slices.Equal(got, want) {
@@ -128,7 +128,7 @@ func TestCompileReportsImportsExportsAndMemory(t *testing.T) {
 	if !m.HasMemory() {
 		t.Error("HasMemory = false")
 	}
-	noMem := compile(t, e, wasmModule{memory: -1, funcs: []wasmFunc{{export: "run"}}}.bytes())
+	noMem := compile(t, e, wasmModule{Memory: -1, Funcs: []wasmFunc{{Export: "run"}}}.Bytes())
 	if noMem.HasMemory() {
 		t.Error("HasMemory = true for a module without memory")
 	}
@@ -136,10 +136,10 @@ func TestCompileReportsImportsExportsAndMemory(t *testing.T) {
 
 func TestCompileRejectsGarbage(t *testing.T) {
 	e := newEngine(t, engine.Config{})
-	good := wasmModule{memory: 1, funcs: []wasmFunc{{export: "run"}}}.bytes()
+	good := wasmModule{Memory: 1, Funcs: []wasmFunc{{Export: "run"}}}.Bytes()
 	for name, b := range map[string][]byte{
 		"empty": nil, "text": []byte("#!/bin/sh\necho hi\n"), "truncated": good[:13],
-		"bad body": wasmModule{memory: 1, funcs: []wasmFunc{{code: []byte{0x6a}, export: "run"}}}.bytes(), // i32.add on an empty stack
+		"bad body": wasmModule{Memory: 1, Funcs: []wasmFunc{{Code: []byte{0x6a}, Export: "run"}}}.Bytes(), // i32.add on an empty stack
 	} {
 		if _, err := e.Compile(context.Background(), b); err == nil {
 			t.Errorf("%s: compiled", name)
@@ -175,13 +175,13 @@ func TestHostImportReadsAndWritesMemory(t *testing.T) {
 	})
 	e := newEngine(t, engine.Config{Imports: []engine.Import{rev, check}})
 	m := compile(t, e, wasmModule{
-		imports: []wasmImport{wasmImportOf(rev), wasmImportOf(check)},
-		memory:  2,
-		funcs: []wasmFunc{{export: "run", code: ops(
+		Imports: []wasmImport{wasmImportOf(rev), wasmImportOf(check)},
+		Memory:  2,
+		Funcs: []wasmFunc{{Export: "run", Code: ops(
 			i32(100), i32(0x04030201), i32Store, // mem[100:104] = 1 2 3 4
 			i32(100), i32(4), call(0), call(1), // check(rev(100, 4))
 		)}},
-	}.bytes())
+	}.Bytes())
 	in := instantiate(t, m, &fakeSys{})
 	if err := in.Call(context.Background(), "run"); err != nil {
 		t.Fatal(err)
@@ -196,7 +196,7 @@ func TestHostImportReadsAndWritesMemory(t *testing.T) {
 		t.Error("reads and writes past the end of memory succeeded")
 	}
 	if err := in.Call(context.Background(), "nope"); err == nil || !strings.Contains(err.Error(), "nope") {
-		t.Errorf("call of a missing export: %v", err)
+		t.Errorf("call of a missing Export: %v", err)
 	}
 }
 
@@ -208,11 +208,11 @@ func TestI64ParamsAndResults(t *testing.T) {
 		Func: func(ctx context.Context, mem engine.Memory, stack []uint64) { got = stack[0] }}
 	e := newEngine(t, engine.Config{Imports: []engine.Import{add, check}})
 	m := compile(t, e, wasmModule{
-		imports: []wasmImport{wasmImportOf(add), wasmImportOf(check)},
-		memory:  1,
+		Imports: []wasmImport{wasmImportOf(add), wasmImportOf(check)},
+		Memory:  1,
 		// check(add(-2 as i64, 0xffffffff as i32)): i32 params arrive zero-extended.
-		funcs: []wasmFunc{{export: "run", code: ops([]byte{0x42, 0x7e}, i32(-1), call(0), call(1))}},
-	}.bytes())
+		Funcs: []wasmFunc{{Export: "run", Code: ops([]byte{0x42, 0x7e}, i32(-1), call(0), call(1))}},
+	}.Bytes())
 	if err := instantiate(t, m, &fakeSys{}).Call(context.Background(), "run"); err != nil {
 		t.Fatal(err)
 	}
@@ -232,8 +232,8 @@ func TestHostPanicComesBackAsError(t *testing.T) {
 	var panicWith any
 	boom := hostImport("boom", 0, 0, func(ctx context.Context, mem engine.Memory, stack []uint64) { panic(panicWith) })
 	e := newEngine(t, engine.Config{Imports: []engine.Import{boom}})
-	m := compile(t, e, wasmModule{imports: []wasmImport{wasmImportOf(boom)}, memory: 1,
-		funcs: []wasmFunc{{export: "run", code: call(0)}}}.bytes())
+	m := compile(t, e, wasmModule{Imports: []wasmImport{wasmImportOf(boom)}, Memory: 1,
+		Funcs: []wasmFunc{{Export: "run", Code: call(0)}}}.Bytes())
 
 	panicWith = &abort{sentinel}
 	err := instantiate(t, m, &fakeSys{}).Call(context.Background(), "run")
@@ -251,7 +251,7 @@ func TestHostPanicComesBackAsError(t *testing.T) {
 
 func TestContextStopsEndlessLoopOfThatInstanceOnly(t *testing.T) {
 	e := newEngine(t, engine.Config{})
-	m := compile(t, e, wasmModule{memory: 1, funcs: []wasmFunc{{export: "run", code: foreverOp}}}.bytes())
+	m := compile(t, e, wasmModule{Memory: 1, Funcs: []wasmFunc{{Export: "run", Code: foreverOp}}}.Bytes())
 	// Two guests loop; canceling the first must not stop the second, though
 	// Wasmtime's epoch is the engine's.
 	a, b := instantiate(t, m, &fakeSys{}), instantiate(t, m, &fakeSys{})
@@ -287,18 +287,18 @@ func TestMemoryLimit(t *testing.T) {
 		grown = append(grown, int32(uint32(stack[0])))
 	})
 	e := newEngine(t, engine.Config{Imports: []engine.Import{report}, MemoryLimitPages: 4})
-	m := compile(t, e, wasmModule{imports: []wasmImport{wasmImportOf(report)}, memory: 2,
-		funcs: []wasmFunc{{export: "run", code: ops(
+	m := compile(t, e, wasmModule{Imports: []wasmImport{wasmImportOf(report)}, Memory: 2,
+		Funcs: []wasmFunc{{Export: "run", Code: ops(
 			i32(2), memoryGrow, call(0), // to 4 pages: ok, returns the old size 2
 			i32(1), memoryGrow, call(0), // to 5: refused, -1
-		)}}}.bytes())
+		)}}}.Bytes())
 	if err := instantiate(t, m, &fakeSys{}).Call(context.Background(), "run"); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(grown, []int32{2, -1}) {
 		t.Errorf("memory.grow gave %v, want [2 -1]", grown)
 	}
-	big := compile(t, e, wasmModule{memory: 5, funcs: []wasmFunc{{export: "run"}}}.bytes())
+	big := compile(t, e, wasmModule{Memory: 5, Funcs: []wasmFunc{{Export: "run"}}}.Bytes())
 	if in, err := big.Instantiate(context.Background(), &fakeSys{}); err == nil {
 		in.Close(context.Background())
 		t.Error("a module whose memory starts past the cap instantiated")
@@ -309,10 +309,10 @@ func TestProcExitGivesExitError(t *testing.T) {
 	e := newEngine(t, engine.Config{})
 	for _, code := range []uint32{0, 3} {
 		m := compile(t, e, wasmModule{
-			imports: []wasmImport{{"wasi_snapshot_preview1", "proc_exit", []byte{tI32}, nil}},
-			memory:  1,
-			funcs:   []wasmFunc{{export: "run", code: ops(i32(int32(code)), call(0), []byte{0x00})}}, // unreachable after
-		}.bytes())
+			Imports: []wasmImport{{Module: "wasi_snapshot_preview1", Name: "proc_exit", Params: []byte{tI32}, Results: nil}},
+			Memory:  1,
+			Funcs:   []wasmFunc{{Export: "run", Code: ops(i32(int32(code)), call(0), []byte{0x00})}}, // unreachable after
+		}.Bytes())
 		err := instantiate(t, m, &fakeSys{}).Call(context.Background(), "run")
 		var exit *sys.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != code {
@@ -327,10 +327,10 @@ func TestInstantiateRunsInitialize(t *testing.T) {
 		calls = append(calls, map[uint64]string{1: "_initialize", 2: "run"}[stack[0]])
 	})
 	e := newEngine(t, engine.Config{Imports: []engine.Import{note}})
-	m := compile(t, e, wasmModule{imports: []wasmImport{wasmImportOf(note)}, memory: 1, funcs: []wasmFunc{
-		{export: "_initialize", code: ops(i32(1), call(0))},
-		{export: "run", code: ops(i32(2), call(0))},
-	}}.bytes())
+	m := compile(t, e, wasmModule{Imports: []wasmImport{wasmImportOf(note)}, Memory: 1, Funcs: []wasmFunc{
+		{Export: "_initialize", Code: ops(i32(1), call(0))},
+		{Export: "run", Code: ops(i32(2), call(0))},
+	}}.Bytes())
 	in := instantiate(t, m, &fakeSys{})
 	if err := in.Call(context.Background(), "run"); err != nil {
 		t.Fatal(err)
@@ -347,13 +347,13 @@ func TestInstantiateRunsInitialize(t *testing.T) {
 func wasiGuest(report engine.Import, prep engine.Import) []byte {
 	const w = "wasi_snapshot_preview1"
 	imports := []wasmImport{
-		{w, "clock_time_get", []byte{tI32, tI64, tI32}, []byte{tI32}}, // 0
-		{w, "random_get", []byte{tI32, tI32}, []byte{tI32}},           // 1
-		{w, "poll_oneoff", []byte{tI32, tI32, tI32, tI32}, []byte{tI32}},
-		{w, "fd_write", []byte{tI32, tI32, tI32, tI32}, []byte{tI32}}, // 3
-		{w, "clock_res_get", []byte{tI32, tI32}, []byte{tI32}},        // 4
-		{w, "sched_yield", nil, []byte{tI32}},                         // 5
-		wasmImportOf(prep), wasmImportOf(report),                      // 6, 7
+		{Module: w, Name: "clock_time_get", Params: []byte{tI32, tI64, tI32}, Results: []byte{tI32}}, // 0
+		{Module: w, Name: "random_get", Params: []byte{tI32, tI32}, Results: []byte{tI32}},           // 1
+		{Module: w, Name: "poll_oneoff", Params: []byte{tI32, tI32, tI32, tI32}, Results: []byte{tI32}},
+		{Module: w, Name: "fd_write", Params: []byte{tI32, tI32, tI32, tI32}, Results: []byte{tI32}}, // 3
+		{Module: w, Name: "clock_res_get", Params: []byte{tI32, tI32}, Results: []byte{tI32}},        // 4
+		{Module: w, Name: "sched_yield", Params: nil, Results: []byte{tI32}},                         // 5
+		wasmImportOf(prep), wasmImportOf(report), // 6, 7
 	}
 	errnoAt := func(k int32, call []byte) []byte { return ops(i32(400+4*k), call, i32Store) }
 	code := ops(
@@ -372,7 +372,7 @@ func wasiGuest(report engine.Import, prep engine.Import) []byte {
 		errnoAt(11, ops(i32(0x7fff0000), i32(8), call(1))), // random out of range
 		call(7),
 	)
-	return wasmModule{imports: imports, memory: 1, funcs: []wasmFunc{{export: "run", code: code}}}.bytes()
+	return wasmModule{Imports: imports, Memory: 1, Funcs: []wasmFunc{{Export: "run", Code: code}}}.Bytes()
 }
 
 func TestWASIComesFromSys(t *testing.T) {
@@ -442,10 +442,10 @@ func TestEachInstanceSeesItsOwnSys(t *testing.T) {
 	now := engine.Import{Module: "env", Name: "noop", Func: func(ctx context.Context, mem engine.Memory, stack []uint64) {}}
 	e := newEngine(t, engine.Config{Imports: []engine.Import{now}})
 	m := compile(t, e, wasmModule{
-		imports: []wasmImport{{"wasi_snapshot_preview1", "clock_time_get", []byte{tI32, tI64, tI32}, []byte{tI32}}, wasmImportOf(now)},
-		memory:  1,
-		funcs:   []wasmFunc{{export: "run", code: ops(i32(1), i64(0), i32(0), call(0), drop, call(1))}},
-	}.bytes())
+		Imports: []wasmImport{{Module: "wasi_snapshot_preview1", Name: "clock_time_get", Params: []byte{tI32, tI64, tI32}, Results: []byte{tI32}}, wasmImportOf(now)},
+		Memory:  1,
+		Funcs:   []wasmFunc{{Export: "run", Code: ops(i32(1), i64(0), i32(0), call(0), drop, call(1))}},
+	}.Bytes())
 	sa, sb := &fakeSys{}, &fakeSys{}
 	a, b := instantiate(t, m, sa), instantiate(t, m, sb)
 	for _, in := range []engine.Instance{a, b, a, a} {
@@ -463,7 +463,7 @@ func TestHostImportSeesCallContext(t *testing.T) {
 	var got any
 	peek := hostImport("peek", 0, 0, func(ctx context.Context, mem engine.Memory, stack []uint64) { got = ctx.Value(key{}) })
 	e := newEngine(t, engine.Config{Imports: []engine.Import{peek}})
-	m := compile(t, e, wasmModule{imports: []wasmImport{wasmImportOf(peek)}, memory: 1, funcs: []wasmFunc{{export: "run", code: call(0)}}}.bytes())
+	m := compile(t, e, wasmModule{Imports: []wasmImport{wasmImportOf(peek)}, Memory: 1, Funcs: []wasmFunc{{Export: "run", Code: call(0)}}}.Bytes())
 	ctx := context.WithValue(context.Background(), key{}, "mine")
 	if err := instantiate(t, m, &fakeSys{}).Call(ctx, "run"); err != nil || got != "mine" {
 		t.Fatalf("err %v, ctx value %v", err, got)
@@ -472,14 +472,14 @@ func TestHostImportSeesCallContext(t *testing.T) {
 
 func TestCacheDirKeepsCompiledCode(t *testing.T) {
 	dir := t.TempDir()
-	a := wasmModule{memory: 1, funcs: []wasmFunc{{export: "a"}}}.bytes()
-	b := wasmModule{memory: 1, funcs: []wasmFunc{{export: "b"}}}.bytes()
+	a := wasmModule{Memory: 1, Funcs: []wasmFunc{{Export: "a"}}}.Bytes()
+	b := wasmModule{Memory: 1, Funcs: []wasmFunc{{Export: "b"}}}.Bytes()
 	compile(t, newEngine(t, engine.Config{CacheDir: dir}), a)
 	files, _ := filepath.Glob(filepath.Join(dir, "wasmtime", "*.cwasm"))
 	if len(files) != 1 {
 		t.Fatalf("cache holds %v, want one module", files)
 	}
-	// File a's code under b's name: a new engine (a restart) compiling b
+	// File a's code under b's Name: a new engine (a restart) compiling b
 	// must then load a's code, which proves it reads the cache.
 	sum := sha256.Sum256(b)
 	bPath := filepath.Join(dir, "wasmtime", hex.EncodeToString(sum[:])+".cwasm")
@@ -509,10 +509,10 @@ func hasKey[V any](m map[string]V, k string) bool {
 
 func TestTrapAndLinkErrorsAreReadable(t *testing.T) {
 	e := newEngine(t, engine.Config{})
-	m := compile(t, e, wasmModule{memory: 1, funcs: []wasmFunc{
-		{export: "run", code: call(1)},
-		{code: []byte{0x00}}, // unreachable; no name section, so frames are func[index]
-	}}.bytes())
+	m := compile(t, e, wasmModule{Memory: 1, Funcs: []wasmFunc{
+		{Export: "run", Code: call(1)},
+		{Code: []byte{0x00}}, // unreachable; no name section, so frames are func[index]
+	}}.Bytes())
 	err := instantiate(t, m, &fakeSys{}).Call(context.Background(), "run")
 	var te *wasmtimeengine.TrapError
 	if !errors.As(err, &te) || te.Message != "unreachable" || len(te.Stack) != 2 || !strings.HasPrefix(te.Stack[0], "func[1]") {
@@ -522,7 +522,7 @@ func TestTrapAndLinkErrorsAreReadable(t *testing.T) {
 		t.Errorf("err text %q", err)
 	}
 
-	missing := compile(t, e, wasmModule{imports: []wasmImport{{"env", "missing", nil, nil}}, memory: 1, funcs: []wasmFunc{{export: "run"}}}.bytes())
+	missing := compile(t, e, wasmModule{Imports: []wasmImport{{Module: "env", Name: "missing", Params: nil, Results: nil}}, Memory: 1, Funcs: []wasmFunc{{Export: "run"}}}.Bytes())
 	_, err = missing.Instantiate(context.Background(), &fakeSys{})
 	if err == nil || !strings.Contains(err.Error(), "missing") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("instantiate with a missing import: %q, want one line naming it", err)
@@ -537,7 +537,7 @@ func TestTrapsComeBackAsTrapErrors(t *testing.T) {
 		"integer divide by zero":      ops(i32(1), i32(0), []byte{0x6d}, drop),        // i32.div_s
 		"stack overflow":              call(0),                                        // run calls itself
 	} {
-		m := compile(t, e, wasmModule{memory: 1, funcs: []wasmFunc{{export: "run", code: code}}}.bytes())
+		m := compile(t, e, wasmModule{Memory: 1, Funcs: []wasmFunc{{Export: "run", Code: code}}}.Bytes())
 		in := instantiate(t, m, &fakeSys{})
 		err := in.Call(context.Background(), "run")
 		var te *wasmtimeengine.TrapError

@@ -1,0 +1,183 @@
+// Package wasmtest assembles small WebAssembly modules by hand, for tests that
+// need exact control over the host calls a guest makes, or malformed and
+// hostile modules, without a guest toolchain.
+package wasmtest
+
+// Value types in the binary format.
+const (
+	I32 = 0x7f
+	I64 = 0x7e
+)
+
+// Import is an imported function.
+type Import struct {
+	Module, Name    string
+	Params, Results []byte
+}
+
+// Func is a defined function; its body is raw instructions without the
+// final end.
+type Func struct {
+	Params, Results []byte
+	Locals          []byte // one value type per local
+	Code            []byte
+	Export          string // "" for none
+}
+
+// Data is an active data segment in memory 0.
+type Data struct {
+	Offset uint32
+	Bytes  []byte
+}
+
+// Module is a module with imported and defined functions and one memory
+// exported as "memory". Function indexes count the imports first.
+type Module struct {
+	Imports []Import
+	Funcs   []Func
+	// Memory is the minimum pages of the exported "memory"; negative for none.
+	Memory int
+	Data   []Data
+}
+
+// Import adds an imported function and returns its index. Add every import
+// before the first Func.
+func (m *Module) Import(module, name string, params, results []byte) uint32 {
+	m.Imports = append(m.Imports, Import{module, name, params, results})
+	return uint32(len(m.Imports) - 1)
+}
+
+// Func adds an exported function of type () -> ().
+func (m *Module) Func(export string, locals []byte, code ...[]byte) {
+	m.Funcs = append(m.Funcs, Func{Export: export, Locals: locals, Code: Cat(code...)})
+}
+
+// Bytes assembles the module.
+func (m Module) Bytes() []byte {
+	b := []byte("\x00asm\x01\x00\x00\x00")
+	var types []byte
+	ntypes := 0
+	addType := func(params, results []byte) uint32 {
+		types = append(types, 0x60)
+		types = append(uleb(types, uint32(len(params))), params...)
+		types = append(uleb(types, uint32(len(results))), results...)
+		ntypes++
+		return uint32(ntypes - 1)
+	}
+	var imps []byte
+	for _, i := range m.Imports {
+		t := addType(i.Params, i.Results)
+		imps = str(str(imps, i.Module), i.Name)
+		imps = uleb(append(imps, 0), t)
+	}
+	var funcs []byte
+	for _, f := range m.Funcs {
+		funcs = uleb(funcs, addType(f.Params, f.Results))
+	}
+	b = Section(b, 1, append(uleb(nil, uint32(ntypes)), types...))
+	if len(m.Imports) > 0 {
+		b = Section(b, 2, append(uleb(nil, uint32(len(m.Imports))), imps...))
+	}
+	b = Section(b, 3, append(uleb(nil, uint32(len(m.Funcs))), funcs...))
+	if m.Memory >= 0 {
+		b = Section(b, 5, append([]byte{1, 0}, uleb(nil, uint32(max(m.Memory, 1)))...))
+	}
+	var exps []byte
+	nexps := 0
+	if m.Memory >= 0 {
+		exps = append(str(exps, "memory"), 2, 0)
+		nexps++
+	}
+	for i, f := range m.Funcs {
+		if f.Export != "" {
+			exps = uleb(append(str(exps, f.Export), 0), uint32(len(m.Imports)+i))
+			nexps++
+		}
+	}
+	b = Section(b, 7, append(uleb(nil, uint32(nexps)), exps...))
+	code := uleb(nil, uint32(len(m.Funcs)))
+	for _, f := range m.Funcs {
+		body := uleb(nil, uint32(len(f.Locals)))
+		for _, l := range f.Locals {
+			body = append(body, 1, l)
+		}
+		body = append(append(body, f.Code...), 0x0b)
+		code = append(uleb(code, uint32(len(body))), body...)
+	}
+	b = Section(b, 10, code)
+	if len(m.Data) > 0 {
+		ds := uleb(nil, uint32(len(m.Data)))
+		for _, d := range m.Data {
+			ds = append(append(append(ds, 0), I32Const(int32(d.Offset))...), 0x0b)
+			ds = append(uleb(ds, uint32(len(d.Bytes))), d.Bytes...)
+		}
+		b = Section(b, 11, ds)
+	}
+	return b
+}
+
+// Section appends a section with its id and length.
+func Section(b []byte, id byte, payload []byte) []byte {
+	return append(uleb(append(b, id), uint32(len(payload))), payload...)
+}
+
+func str(b []byte, s string) []byte { return append(uleb(b, uint32(len(s))), s...) }
+
+func uleb(b []byte, v uint32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+func sleb(b []byte, v int64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// I32Const is i32.const v.
+func I32Const(v int32) []byte { return sleb([]byte{0x41}, int64(v)) }
+
+// I64Const is i64.const v.
+func I64Const(v int64) []byte { return sleb([]byte{0x42}, v) }
+
+// Call is call idx.
+func Call(idx uint32) []byte { return uleb([]byte{0x10}, idx) }
+
+// Cat concatenates instruction sequences.
+func Cat(parts ...[]byte) []byte {
+	var b []byte
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// Countdown repeats body n times (n >= 1), counting in i32 local l.
+func Countdown(l byte, n uint32, body []byte) []byte {
+	return Cat(I32Const(int32(n)), []byte{0x21, l}, // local.set l
+		[]byte{0x03, 0x40}, // loop
+		body,
+		[]byte{0x20, l, 0x41, 1, 0x6b, 0x22, l, 0x0d, 0}, // local.get l; i32.const 1; i32.sub; local.tee l; br_if 0
+		[]byte{0x0b}) // end
+}
+
+// Instructions without immediates, and memory ones with natural alignment
+// and offset 0.
+var (
+	Drop       = []byte{0x1a}
+	I32Store   = []byte{0x36, 2, 0}
+	I64Store   = []byte{0x37, 3, 0}
+	MemoryGrow = []byte{0x40, 0}
+	Forever    = []byte{0x03, 0x40, 0x0c, 0, 0x0b} // loop; br 0; end
+)
