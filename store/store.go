@@ -305,6 +305,10 @@ type Store interface {
 	PutFunction(ctx context.Context, name, module, entry string) (Function, error)
 	GetFunction(ctx context.Context, name string) (Function, error) // latest version
 	ListFunctions(ctx context.Context) ([]Function, error)          // latest version of each name
+	// DeleteFunction unbinds name (ErrNotFound when it is not bound). Its
+	// versions and modules stay, so executions pinned to them still replay;
+	// deploying the name again continues its version numbers.
+	DeleteFunction(ctx context.Context, name string) error
 
 	Close() error
 }

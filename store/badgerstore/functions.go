@@ -3,6 +3,7 @@ package badgerstore
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -72,9 +73,16 @@ func (d *DB) PutFunction(ctx context.Context, name, module, entry string) (f sto
 		if !ok {
 			return fmt.Errorf("module %q: %w", module, store.ErrNotFound)
 		}
-		latest, _, err := t.getFunction(name)
+		latest, ok, err := t.getFunction(name)
 		if err != nil {
 			return err
+		}
+		if !ok {
+			// Deleted names keep their versions: continue after the last one
+			// rather than overwrite it.
+			if latest.Version, err = t.lastVersion(name); err != nil {
+				return err
+			}
 		}
 		f = store.Function{Name: name, Version: latest.Version + 1, Module: module, Entry: entry, CreatedOn: t.now}
 		v := encodeFunction(&f)
@@ -130,4 +138,37 @@ func (d *DB) ListFunctions(ctx context.Context) (fs []store.Function, err error)
 		return nil, fmt.Errorf("list functions: %w", err)
 	}
 	return fs, nil
+}
+
+// lastVersion is the last version ever stored for name, 0 when none.
+func (t *tx) lastVersion(name string) (last uint32, err error) {
+	prefix := versionKey(name, 0)
+	prefix = prefix[:len(prefix)-4]
+	err = t.scan(prefix, nil, func(item *badger.Item) (bool, error) {
+		k := item.Key()
+		last = binary.BigEndian.Uint32(k[len(k)-4:])
+		return true, nil
+	})
+	return last, err
+}
+
+// DeleteFunction unbinds name: GetFunction and ListFunctions no longer see it.
+// Versions and modules are kept, since executions are pinned to a module and
+// replay needs it; modules are never deleted.
+func (d *DB) DeleteFunction(ctx context.Context, name string) error {
+	err := d.do(ctx, func(t *tx) error {
+		k := key(kindFunction, name)
+		ok, err := t.has(k)
+		if err == nil && !ok {
+			err = store.ErrNotFound
+		}
+		if err == nil {
+			t.del(k)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete function %q: %w", name, err)
+	}
+	return nil
 }

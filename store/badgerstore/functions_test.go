@@ -82,3 +82,46 @@ func TestFunctions(t *testing.T) {
 	_, err = d.PutFunction(ctx, "", sha(m1), "run")
 	wantErr(t, err, store.ErrInvalid)
 }
+
+func TestDeleteFunction(t *testing.T) {
+	d, _ := newDB(t)
+	m1, m2 := []byte("one"), []byte("two")
+	for _, m := range [][]byte{m1, m2} {
+		if err := d.PutModule(ctx, sha(m), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.PutFunction(ctx, "f", sha(m1), "run"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.PutFunction(ctx, "f", sha(m2), "run"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.PutFunction(ctx, "other", sha(m1), "run"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteFunction(ctx, "f"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, d.DeleteFunction(ctx, "f"), store.ErrNotFound)
+	wantErr(t, d.DeleteFunction(ctx, "never"), store.ErrNotFound)
+	_, err := d.GetFunction(ctx, "f")
+	wantErr(t, err, store.ErrNotFound)
+	if fs, err := d.ListFunctions(ctx); err != nil || len(fs) != 1 || fs[0].Name != "other" {
+		t.Fatalf("ListFunctions after delete = %+v, %v", fs, err)
+	}
+	// Modules stay: executions pinned to them must still replay.
+	for _, m := range [][]byte{m1, m2} {
+		if got, err := d.GetModule(ctx, sha(m)); err != nil || !bytes.Equal(got, m) {
+			t.Fatalf("GetModule after delete = %q, %v", got, err)
+		}
+	}
+	// Deploying the name again continues its versions.
+	f, err := d.PutFunction(ctx, "f", sha(m1), "run")
+	if err != nil || f.Version != 3 {
+		t.Fatalf("PutFunction after delete = %+v, %v; want version 3", f, err)
+	}
+	if got, err := d.GetFunction(ctx, "f"); err != nil || got != f {
+		t.Fatalf("GetFunction = %+v, %v", got, err)
+	}
+}

@@ -1,0 +1,225 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// Headers of an invoke's answer.
+const (
+	HeaderState = "Reprise-State"        // the execution's state, e.g. RESOLVED
+	HeaderID    = "Reprise-Execution-Id" // its id
+)
+
+// invoke starts an execution of {name} with the body as input.
+//
+// Without ?wait, or when the execution has not settled within it: 202 with
+// {"id","state"} and a Location. Settled in time: 200 with the value's bytes
+// as the body whatever the outcome, and Reprise-State saying which (RESOLVED,
+// REJECTED, …): the call succeeded, the function's outcome is data. A
+// client that wants the promise object reads GET /v1/executions/{id}.
+//
+// The id is ?id= when given, else derived from the Idempotency-Key header
+// (so the same key invokes the same execution), else new.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request, h Host) {
+	name := r.PathValue("name")
+	if err := checkName("function name", name); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	wait, err := parseWait(q.Get("wait"), s.cfg.MaxWait)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id := q.Get("id")
+	if id != "" {
+		if err := checkName("execution id", id); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	} else if key := r.Header.Get("Idempotency-Key"); key != "" {
+		id = idempotentID(name, key)
+	}
+	var input bytes.Buffer
+	if _, err := input.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxPayload)); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id, err = h.Invoke(r.Context(), name, input.Bytes(), host.InvokeOptions{ID: id})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.metrics.invoked()
+	w.Header().Set("Location", "/v1/executions/"+id)
+	w.Header().Set(HeaderID, id)
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		p, err := h.Await(ctx, id)
+		cancel()
+		switch {
+		case err == nil:
+			writeResult(w, p)
+			return
+		case !errors.Is(err, context.DeadlineExceeded):
+			writeError(w, r, err)
+			return
+		}
+	}
+	w.Header().Set(HeaderState, store.Pending.String())
+	writeJSON(w, http.StatusAccepted, struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	}{id, store.Pending.String()})
+}
+
+// idempotentID derives an execution id from a function and a client's
+// idempotency key: keys may hold characters ids may not, and the same key
+// for two functions must not collide.
+func idempotentID(function, key string) string {
+	sum := sha256.Sum256([]byte(function + "\x00" + key))
+	return "idem-" + hex.EncodeToString(sum[:16])
+}
+
+// writeResult writes a settled execution's value.
+func writeResult(w http.ResponseWriter, p store.Promise) {
+	w.Header().Set(HeaderState, p.State.String())
+	ct := "application/octet-stream"
+	if json.Valid(p.Value.Data) {
+		ct = "application/json"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(p.Value.Data)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(p.Value.Data)
+}
+
+type wireExecution struct {
+	ID           string `json:"id"`
+	Function     string `json:"function"`
+	Module       string `json:"module"`
+	Entry        string `json:"entry"`
+	Parent       string `json:"parent,omitempty"`
+	Attempt      uint32 `json:"attempt"`
+	AttemptStart int64  `json:"attemptStart"` // Unix ms
+	LastError    string `json:"lastError,omitempty"`
+}
+
+func (s *Server) getExecution(w http.ResponseWriter, r *http.Request, h Host) {
+	id := r.PathValue("id")
+	e, err := h.Execution(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := h.Get(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Promise   wirePromise   `json:"promise"`
+		Execution wireExecution `json:"execution"`
+	}{toWire(p.Effective(time.Now().UnixMilli())), wireExecution{
+		ID: e.ID, Function: e.Function, Module: e.Module, Entry: e.Entry, Parent: e.Parent,
+		Attempt: e.Attempt, AttemptStart: e.AttemptStart / 1e6, LastError: e.LastError,
+	}})
+}
+
+type wireEntry struct {
+	Seq     uint32 `json:"seq"`
+	Op      string `json:"op"`
+	Digest  string `json:"digest"` // hex
+	Child   string `json:"child,omitempty"`
+	Outcome []byte `json:"outcome,omitempty"` // base64
+	Time    int64  `json:"time"`              // Unix ms
+}
+
+// history returns an attempt's journal: ?attempt=N, default the current.
+func (s *Server) history(w http.ResponseWriter, r *http.Request, h Host) {
+	var attempt uint64
+	if v := r.URL.Query().Get("attempt"); v != "" {
+		var err error
+		if attempt, err = strconv.ParseUint(v, 10, 32); err != nil {
+			writeError(w, r, badRequest("attempt=%q: want a positive number", v))
+			return
+		}
+	}
+	es, err := h.Journal(r.Context(), r.PathValue("id"), uint32(attempt))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Entries []wireEntry `json:"entries"`
+	}{Entries: make([]wireEntry, 0, len(es))}
+	for _, e := range es {
+		out.Entries = append(out.Entries, wireEntry{e.Seq, e.Op.String(), hex.EncodeToString(e.Digest[:]), e.Child, e.Outcome, e.Time / 1e6})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listExecutions searches the promises of executions: those tagged with a
+// function. Without ?function= it filters a page of all promises, so a
+// page may hold fewer than limit; follow the cursor until it is absent.
+func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request, h Host) {
+	q, err := parseSearch(r.URL.Query())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if f := r.URL.Query().Get("function"); f != "" {
+		if q.Tags == nil {
+			q.Tags = map[string]string{}
+		}
+		q.Tags[host.TagFunction] = f
+	}
+	page, cursor, err := h.Search(r.Context(), q)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Executions []wirePromise `json:"executions"`
+		Cursor     string        `json:"cursor,omitempty"`
+	}{Executions: make([]wirePromise, 0, len(page)), Cursor: cursor}
+	now := time.Now().UnixMilli()
+	for _, p := range page {
+		if _, ok := p.Tags[host.TagFunction]; ok {
+			out.Executions = append(out.Executions, toWire(p.Effective(now)))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// cancel rejects an execution as canceled and stops its guest.
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request, h Host) {
+	id := r.PathValue("id")
+	if _, err := h.Execution(r.Context(), id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := h.Cancel(r.Context(), id)
+	if errors.Is(err, store.ErrForbidden) {
+		if p, gerr := h.Get(r.Context(), id); gerr == nil {
+			err = forbidden(p, err)
+		}
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toWire(p))
+}

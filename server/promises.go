@@ -1,0 +1,110 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// The promise routes follow PROMISE-API.md (Resonate's durable promise API)
+// exactly; the store implements its rules (idempotency keys, strict,
+// timeouts read as timed out), the handlers map outcomes to statuses.
+
+// jsonLimit is the body limit of a JSON request carrying one payload:
+// base64 grows it by 4/3, and headers and tags need room too.
+func (s *Server) jsonLimit() int64 { return s.cfg.MaxPayload*4/3 + 64<<10 }
+
+func (s *Server) createPromise(w http.ResponseWriter, r *http.Request, h Host) {
+	var b createBody
+	if err := decodeJSON(w, r, s.jsonLimit(), &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c, err := parseCreate(b, r.Header)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, created, err := h.CreatePromise(r.Context(), c)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writePromise(w, status, p)
+}
+
+func (s *Server) getPromise(w http.ResponseWriter, r *http.Request, h Host) {
+	p, err := h.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writePromise(w, http.StatusOK, p)
+}
+
+func (s *Server) settlePromise(w http.ResponseWriter, r *http.Request, h Host) {
+	var b settleBody
+	if err := decodeJSON(w, r, s.jsonLimit(), &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	st, err := parseSettle(r.PathValue("id"), b, r.Header)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	res, err := h.Settle(r.Context(), st)
+	if errors.Is(err, store.ErrForbidden) {
+		// Name the state it has in the code (40301…40304).
+		p, gerr := h.Get(r.Context(), st.ID)
+		if gerr == nil {
+			err = forbidden(p, err)
+		}
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK // an idempotent repeat, or a non-strict settle of a timed-out promise
+	if res.Changed {
+		status = http.StatusCreated
+	}
+	writePromise(w, status, res.Promise)
+}
+
+func (s *Server) searchPromises(w http.ResponseWriter, r *http.Request, h Host) {
+	q, err := parseSearch(r.URL.Query())
+	if err == nil && r.URL.Query().Has("function") {
+		err = badRequest("unknown query parameter %q", "function")
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page, cursor, err := h.Search(r.Context(), q)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Promises []wirePromise `json:"promises"`
+		Cursor   string        `json:"cursor,omitempty"`
+	}{Promises: make([]wirePromise, 0, len(page)), Cursor: cursor}
+	now := time.Now().UnixMilli()
+	for _, p := range page {
+		out.Promises = append(out.Promises, toWire(p.Effective(now)))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// writePromise writes p as a read now shows it: the store already applies
+// timeouts on reads, Effective again is harmless and covers any Host.
+func writePromise(w http.ResponseWriter, status int, p store.Promise) {
+	writeJSON(w, status, toWire(p.Effective(time.Now().UnixMilli())))
+}

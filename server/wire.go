@@ -1,0 +1,244 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// The wire format of PROMISE-API.md: JSON with base64 data and Unix ms.
+
+type wireValue struct {
+	Headers map[string]string `json:"headers,omitempty"`
+	Data    []byte            `json:"data,omitempty"` // base64 in JSON
+}
+
+type wirePromise struct {
+	ID                        string            `json:"id"`
+	State                     string            `json:"state"`
+	Param                     wireValue         `json:"param"`
+	Value                     wireValue         `json:"value"`
+	Timeout                   int64             `json:"timeout"`
+	IdempotencyKeyForCreate   string            `json:"idempotencyKeyForCreate,omitempty"`
+	IdempotencyKeyForComplete string            `json:"idempotencyKeyForComplete,omitempty"`
+	Tags                      map[string]string `json:"tags,omitempty"`
+	CreatedOn                 int64             `json:"createdOn"`
+	CompletedOn               int64             `json:"completedOn,omitempty"`
+}
+
+func toWire(p store.Promise) wirePromise {
+	return wirePromise{
+		ID: p.ID, State: p.State.String(),
+		Param:   wireValue{p.Param.Headers, p.Param.Data},
+		Value:   wireValue{p.Value.Headers, p.Value.Data},
+		Timeout: p.Timeout, Tags: p.Tags,
+		IdempotencyKeyForCreate:   p.IdempotencyKeyForCreate,
+		IdempotencyKeyForComplete: p.IdempotencyKeyForComplete,
+		CreatedOn:                 p.CreatedOn, CompletedOn: p.CompletedOn,
+	}
+}
+
+// createBody is POST /promises. Pointers tell absent from zero: id and
+// timeout are required.
+type createBody struct {
+	ID      *string           `json:"id"`
+	Timeout *int64            `json:"timeout"`
+	Param   *wireValue        `json:"param,omitempty"`
+	Tags    map[string]string `json:"tags,omitempty"`
+}
+
+// settleBody is PATCH /promises/{id}.
+type settleBody struct {
+	State string     `json:"state"`
+	Value *wireValue `json:"value,omitempty"`
+}
+
+// decodeJSON reads one JSON object into v: the body must be JSON (by
+// Content-Type when one is given), under limit, and nothing may follow it.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if err := requireType(r, "application/json"); err != nil {
+		return err
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(body); err != nil {
+		return err // *http.MaxBytesError → 413
+	}
+	return unmarshalStrict(buf.Bytes(), v)
+}
+
+// unmarshalStrict decodes exactly one JSON value with no unknown fields.
+func unmarshalStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("malformed JSON body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("malformed JSON body: data after the JSON value")
+	}
+	return nil
+}
+
+// requireType answers 415 unless the request's Content-Type is one of
+// types. An absent Content-Type is accepted: curl -d sends a form type,
+// but hand-written clients often send none.
+func requireType(r *http.Request, types ...string) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil {
+		for _, t := range types {
+			if mt == t {
+				return nil
+			}
+		}
+	}
+	return apiError(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
+		"Content-Type %q is not accepted here: send %s", ct, strings.Join(types, " or "))
+}
+
+// parseCreate validates a create body (after decoding) into a store.Create.
+func parseCreate(b createBody, h http.Header) (store.Create, error) {
+	strict, err := parseStrict(h)
+	if err != nil {
+		return store.Create{}, err
+	}
+	if b.ID == nil || *b.ID == "" {
+		return store.Create{}, badRequest("missing field id")
+	}
+	if err := checkName("promise id", *b.ID); err != nil {
+		return store.Create{}, err
+	}
+	if b.Timeout == nil {
+		return store.Create{}, badRequest("missing field timeout (Unix ms)")
+	}
+	if *b.Timeout < 0 {
+		return store.Create{}, badRequest("timeout %d is negative", *b.Timeout)
+	}
+	c := store.Create{ID: *b.ID, Timeout: *b.Timeout, Tags: b.Tags,
+		IdempotencyKey: h.Get("Idempotency-Key"), Strict: strict}
+	if b.Param != nil {
+		c.Param = store.Value{Headers: b.Param.Headers, Data: b.Param.Data}
+	}
+	return c, nil
+}
+
+// parseSettle validates a settle body into a store.Settle for id.
+func parseSettle(id string, b settleBody, h http.Header) (store.Settle, error) {
+	strict, err := parseStrict(h)
+	if err != nil {
+		return store.Settle{}, err
+	}
+	st, err := store.ParseState(strings.ToUpper(b.State))
+	if err != nil || !(st == store.Resolved || st == store.Rejected || st == store.RejectedCanceled) {
+		return store.Settle{}, badRequest("state %q: a promise is settled as RESOLVED, REJECTED or REJECTED_CANCELED", b.State)
+	}
+	s := store.Settle{ID: id, State: st, IdempotencyKey: h.Get("Idempotency-Key"), Strict: strict}
+	if b.Value != nil {
+		s.Value = store.Value{Headers: b.Value.Headers, Data: b.Value.Data}
+	}
+	return s, nil
+}
+
+// parseStrict reads the strict header: true or false, absent is false.
+func parseStrict(h http.Header) (bool, error) {
+	switch v := strings.ToLower(h.Get("Strict")); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, badRequest("header strict is %q: want true or false", v)
+	}
+}
+
+// parseSearch reads the query of GET /promises (and GET /executions):
+// id glob, state, tags[k]=v, limit, cursor.
+func parseSearch(q map[string][]string) (store.Query, error) {
+	var sq store.Query
+	for k, vs := range q {
+		if len(vs) != 1 {
+			return sq, badRequest("query parameter %s is given %d times", k, len(vs))
+		}
+		v := vs[0]
+		switch {
+		case k == "id":
+			sq.IDGlob = v
+		case k == "state":
+			switch strings.ToLower(v) {
+			case "pending":
+				sq.States = []store.State{store.Pending}
+			case "resolved":
+				sq.States = []store.State{store.Resolved}
+			case "rejected":
+				sq.States = []store.State{store.Rejected, store.RejectedCanceled, store.RejectedTimedout}
+			default:
+				return sq, badRequest("state=%q: want pending, resolved or rejected", v)
+			}
+		case k == "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return sq, badRequest("limit=%q: want a number from 1 to 100", v)
+			}
+			sq.Limit = min(n, 100)
+		case k == "cursor":
+			sq.Cursor = v
+		case strings.HasPrefix(k, "tags[") && strings.HasSuffix(k, "]") && len(k) > len("tags[]"):
+			if sq.Tags == nil {
+				sq.Tags = map[string]string{}
+			}
+			sq.Tags[k[len("tags["):len(k)-1]] = v
+		case k == "function": // GET /executions only; the caller checks
+		default:
+			return sq, badRequest("unknown query parameter %q", k)
+		}
+	}
+	if sq.IDGlob == "" {
+		sq.IDGlob = "*"
+	}
+	return sq, nil
+}
+
+// parseWait reads ?wait=DURATION, capped at max.
+func parseWait(v string, max time.Duration) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, badRequest("wait=%q: want a duration such as 5s or 500ms", v)
+	}
+	return min(d, max), nil
+}
+
+// maxNameLen bounds names and ids, as the host does.
+const maxNameLen = 256
+
+// checkName refuses names that could not be a path segment or a log line:
+// empty, too long, control characters, spaces, slashes, '*' (a glob), "."
+// and "..". The host checks the same; checking here first gives a 400 that
+// names the field.
+func checkName(what, s string) error {
+	if s == "" || len(s) > maxNameLen {
+		return apiError(http.StatusBadRequest, codeInvalidName, "%s: a name has 1 to %d bytes, this has %d", what, maxNameLen, len(s))
+	}
+	if s == "." || s == ".." {
+		return apiError(http.StatusBadRequest, codeInvalidName, "%s %q is not a valid name", what, s)
+	}
+	for _, c := range s {
+		if c <= ' ' || c == 0x7f || c == '/' || c == '\\' || c == '*' || c == '\ufffd' {
+			return apiError(http.StatusBadRequest, codeInvalidName,
+				"%s %q: names may not contain spaces, control characters, invalid UTF-8, '/', '\\' or '*'", what, s)
+		}
+	}
+	return nil
+}
