@@ -2,10 +2,12 @@ package host_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/reprise-wasm/reprise/host"
+	wt "github.com/reprise-wasm/reprise/internal/wasmtest"
 	"github.com/reprise-wasm/reprise/store"
 	"github.com/reprise-wasm/reprise/store/badgerstore"
 )
@@ -94,5 +96,28 @@ func TestCloseDuringFailingDeployReturns(t *testing.T) {
 		t.Logf("Close returned %v", err)
 	case <-time.After(8 * time.Second):
 		t.Fatal("Close(ctx with a 3s deadline) has not returned after 8s: deadlock between Close (holding modMu, waiting on slot.ready) and the failing compile (waiting on modMu)")
+	}
+}
+
+func TestEndlessInitializeIsStoppedAtDeploy(t *testing.T) {
+	h := newHost(t, func(c *host.Config) { c.StepTimeout = 300 * time.Millisecond })
+	m := wt.Module{Memory: 1}
+	m.Func("_initialize", nil, wt.Forever)
+	m.Func("run", nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Deploy(context.Background(), "spin", m.Bytes(), "")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, host.ErrInvalidModule) {
+			t.Fatalf("deploy of a module whose _initialize never returns: err = %v, want ErrInvalidModule", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("deploy still running 20s after a 300ms step budget: _initialize was not stopped")
+	}
+	if _, err := h.Deploy(context.Background(), "raw", rawEcho(), ""); err != nil {
+		t.Fatalf("host stopped serving deploys: %v", err)
 	}
 }

@@ -169,6 +169,10 @@ func (h *Host) compiled(ctx context.Context, hash, entry string, wasm func() ([]
 // instantiate makes a fresh instance; its guest runtime initializes with the
 // fixed boot seed and clock, so that part is the same on every replay.
 func (h *Host) instantiate(ctx context.Context, m *module) (*instance, error) {
+	// A guest's _initialize gets the same budget as a step: one that never
+	// returns must not hold a worker or a deploy for ever.
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.StepTimeout)
+	defer cancel()
 	sys := newSandbox()
 	inst, err := m.mod.Instantiate(ctx, sys)
 	if err != nil {
