@@ -111,7 +111,7 @@ Example (in a clone of the repository, with Go installed):
 			a.runCommand(), a.buildCommand(), a.deployCommand(), a.functionsCommand(),
 			a.invokeCommand(), a.getCommand(), a.historyCommand(), a.lsCommand(),
 			a.resolveCommand(), a.rejectCommand(), a.cancelCommand(), a.workerCommand(),
-			a.serveCommand(),
+			a.serveCommand(), a.tenantCommand(),
 		},
 		Before:         a.before,
 		Action:         rootAction,
