@@ -46,6 +46,12 @@ type Config struct {
 	// MaxPayload bounds input, result, invoke arguments and http bodies.
 	// Default 1 MiB.
 	MaxPayload int
+	// MaxTableElements bounds the elements of all of a module's tables
+	// together, declared and grown: a few bytes of a module can otherwise
+	// declare, or table.grow reach, billions (8 bytes each per instance).
+	// Default 1,000,000 (8 MB): a Go guest's table has about two elements
+	// per KB of code, so even a 64 MiB module fits.
+	MaxTableElements int
 	// MaxSteps bounds the journal of one attempt (and so handles and fan-out).
 	// Default 100,000.
 	MaxSteps int
@@ -105,6 +111,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPayload <= 0 {
 		c.MaxPayload = 1 << 20
+	}
+	if c.MaxTableElements <= 0 {
+		c.MaxTableElements = 1_000_000
 	}
 	if c.MaxSteps <= 0 {
 		c.MaxSteps = 100_000

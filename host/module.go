@@ -49,9 +49,22 @@ func (h *Host) compile(ctx context.Context, hash string, wasm []byte) (*module, 
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
 		return nil, fmt.Errorf("%w: the bytes are not WebAssembly (no \\0asm header); give a .wasm file built for wasip1/wasm32-wasi", ErrInvalidModule)
 	}
+	d, derr := readDeclared(wasm)
+	if derr == nil {
+		if err := h.checkDeclared(d); err != nil {
+			return nil, err
+		}
+		wasm = d.capTables(wasm, h.cfg.MaxTableElements)
+	}
 	mod, err := h.engine.Compile(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
+	}
+	if derr != nil {
+		// The engine's reading wins when both fail (it says more); one that
+		// accepts what could not be checked must not run it unchecked.
+		mod.Close(ctx)
+		return nil, fmt.Errorf("%w: cannot read its memory and table declarations: %v", ErrInvalidModule, derr)
 	}
 	if err := h.validate(mod); err != nil {
 		mod.Close(ctx)
@@ -242,4 +255,255 @@ func (m *module) close(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// Memories and tables are what a module can make the host allocate per
+// instance out of proportion to its size: a few bytes declare gigabytes. So
+// they are read from the bytes and checked before the engine compiles or
+// instantiates anything. Everything else a module declares (functions,
+// globals, segments) costs in proportion to its bytes.
+
+// declared is what a module declares about its memories and tables.
+type declared struct {
+	memories []wasmLimits // defined memories
+	tables   []wasmLimits // defined tables
+	// tableSec is the table section's span in the bytes: [start, end) from
+	// its id byte to the end of its payload; zero when there is none.
+	tableSec [2]int
+	// otherImports are imports of something other than a function
+	// ("env.mem (memory)"): the host offers none.
+	otherImports []string
+}
+
+// wasmLimits are the limits of a memory or table (pages or elements).
+type wasmLimits struct {
+	min, max uint32
+	hasMax   bool
+	ref      byte // a table's element type
+}
+
+var importKinds = [...]string{"function", "table", "memory", "global", "tag"}
+
+// readDeclared reads the import, table and memory sections of wasm (which
+// starts with the \0asm header). It reads nothing else, so it is cheap on a
+// large module; an error means the bytes are malformed there.
+func readDeclared(wasm []byte) (*declared, error) {
+	d := &declared{}
+	r := wasmReader{b: wasm, i: 8}
+	for r.i < len(r.b) && r.err == nil {
+		start := r.i
+		id := r.byte()
+		size := r.u32()
+		if r.err != nil || uint64(size) > uint64(len(r.b)-r.i) {
+			return nil, fmt.Errorf("section at offset %d runs past the end", start)
+		}
+		end := r.i + int(size)
+		sec := wasmReader{b: r.b[:end], i: r.i}
+		switch id {
+		case 2:
+			sec.imports(d)
+		case 4:
+			d.tableSec = [2]int{start, end}
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				ref := sec.byte()
+				l := sec.limits()
+				l.ref = ref
+				d.tables = append(d.tables, l)
+			}
+		case 5:
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				d.memories = append(d.memories, sec.limits())
+			}
+		}
+		if sec.err != nil {
+			return nil, fmt.Errorf("section %d at offset %d: %w", id, start, sec.err)
+		}
+		if id == 5 {
+			break // every section read here comes before the memory section
+		}
+		r.i = end
+	}
+	return d, r.err
+}
+
+func (r *wasmReader) imports(d *declared) {
+	for n := r.u32(); n > 0 && r.err == nil; n-- {
+		mod, name := r.name(), r.name()
+		kind := r.byte()
+		switch kind {
+		case 0: // function: type index
+			r.u32()
+			continue
+		case 1: // table: element type, limits
+			r.byte()
+			r.limits()
+		case 2: // memory: limits
+			r.limits()
+		case 3: // global: value type, mutability
+			r.byte()
+			r.byte()
+		case 4: // tag (exception handling): attribute, type index
+			r.byte()
+			r.u32()
+		default:
+			r.fail("import %s.%s of unknown kind %d", mod, name, kind)
+			return
+		}
+		d.otherImports = append(d.otherImports, fmt.Sprintf("%s.%s (%s)", mod, name, importKinds[kind]))
+	}
+}
+
+// wasmReader decodes the binary format; the first error sticks.
+type wasmReader struct {
+	b   []byte
+	i   int
+	err error
+}
+
+func (r *wasmReader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (r *wasmReader) byte() byte {
+	if r.err != nil || r.i >= len(r.b) {
+		r.fail("unexpected end at offset %d", r.i)
+		return 0
+	}
+	r.i++
+	return r.b[r.i-1]
+}
+
+// u32 reads an unsigned LEB128 of at most 5 bytes, as the format allows.
+func (r *wasmReader) u32() uint32 {
+	var v uint32
+	for shift := 0; shift < 35; shift += 7 {
+		c := r.byte()
+		if shift == 28 && c&0x70 != 0 {
+			r.fail("integer too large at offset %d", r.i-1)
+			return 0
+		}
+		v |= uint32(c&0x7f) << shift
+		if c&0x80 == 0 {
+			return v
+		}
+	}
+	r.fail("integer representation too long at offset %d", r.i-1)
+	return 0
+}
+
+func (r *wasmReader) name() string {
+	n := r.u32()
+	if r.err != nil || uint64(n) > uint64(len(r.b)-r.i) {
+		r.fail("name runs past the end at offset %d", r.i)
+		return ""
+	}
+	r.i += int(n)
+	return string(r.b[r.i-int(n) : r.i])
+}
+
+// limits reads the limits of a table or memory. Only the flags of 32-bit,
+// unshared memories and tables are accepted: Wasm 2.0, which is what the
+// ABI asks for (threads, memory64 and table64 are not).
+func (r *wasmReader) limits() wasmLimits {
+	var l wasmLimits
+	switch flags := r.byte(); flags {
+	case 0:
+		l.min = r.u32()
+	case 1:
+		l.min, l.max, l.hasMax = r.u32(), r.u32(), true
+	default:
+		r.fail("limits flags 0x%02x at offset %d: only 32-bit unshared memories and tables are supported (Wasm 2.0, no threads or memory64)", flags, r.i-1)
+	}
+	return l
+}
+
+// checkDeclared refuses a module whose memories or tables need more than the
+// host's limits allow at instantiation.
+func (h *Host) checkDeclared(d *declared) error {
+	if len(d.otherImports) > 0 {
+		return fmt.Errorf("%w: it imports %s; the host offers only functions (%s and %s): define them in the module instead",
+			ErrInvalidModule, strings.Join(d.otherImports, ", "), abi.Module, wasiModule)
+	}
+	if len(d.memories) > 1 {
+		return fmt.Errorf("%w: it defines %d memories; a guest has one (multiple memories are not part of Wasm 2.0)", ErrInvalidModule, len(d.memories))
+	}
+	if len(d.memories) == 1 {
+		limit := memoryLimitPages(h.cfg.MemoryLimit)
+		if m := d.memories[0]; m.min > limit {
+			return fmt.Errorf("%w: its memory starts at %d pages (%s), above the host's memory limit of %d pages (%s, Config.MemoryLimit): lower the module's initial memory or raise the limit",
+				ErrInvalidModule, m.min, byteSize(uint64(m.min)*65536), limit, byteSize(uint64(limit)*65536))
+		}
+	}
+	var total uint64
+	for _, t := range d.tables {
+		total += uint64(t.min)
+	}
+	if limit := uint64(h.cfg.MaxTableElements); total > limit {
+		return fmt.Errorf("%w: its tables start with %d elements in all, above the host's limit of %d table elements (Config.MaxTableElements): declare smaller tables or raise the limit",
+			ErrInvalidModule, total, limit)
+	}
+	return nil
+}
+
+// memoryLimitPages is Config.MemoryLimit in 64 KiB pages, as the engine is
+// given it.
+func memoryLimitPages(limit uint64) uint32 { return uint32(min(max(limit/65536, 1), 65536)) }
+
+func byteSize(n uint64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// capTables returns wasm with each table's maximum lowered so that all its
+// tables together can never hold more than limit elements; wasm itself when
+// none needs it. The engines let a table without a maximum grow to 2^32
+// elements, 32 GiB: with a maximum, table.grow past it returns -1, as the
+// spec allows any grow to fail. The room to grow is handed out in table
+// order; toolchains emit one table, which keeps min(max, limit).
+// checkDeclared must have passed: the minima fit in limit.
+func (d *declared) capTables(wasm []byte, limit int) []byte {
+	budget := uint64(limit)
+	for _, t := range d.tables {
+		budget -= uint64(t.min)
+	}
+	changed := false
+	caps := make([]wasmLimits, len(d.tables))
+	for i, t := range d.tables {
+		room := budget
+		if t.hasMax && t.max >= t.min {
+			room = min(room, uint64(t.max-t.min))
+		}
+		budget -= room
+		caps[i] = wasmLimits{min: t.min, max: t.min + uint32(room), hasMax: true, ref: t.ref}
+		changed = changed || !t.hasMax || caps[i].max != t.max
+	}
+	if !changed {
+		return wasm
+	}
+	payload := uleb32(nil, uint32(len(caps)))
+	for _, c := range caps {
+		payload = uleb32(uleb32(append(payload, c.ref, 1), c.min), c.max)
+	}
+	start, end := d.tableSec[0], d.tableSec[1]
+	out := make([]byte, 0, len(wasm)+16)
+	out = append(out, wasm[:start]...)
+	out = append(uleb32(append(out, 4), uint32(len(payload))), payload...)
+	return append(out, wasm[end:]...)
+}
+
+func uleb32(b []byte, v uint32) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
 }

@@ -30,6 +30,12 @@ type Data struct {
 	Bytes  []byte
 }
 
+// Table is a funcref table. Tables are not exported.
+type Table struct {
+	Min uint32
+	Max *uint32 // nil for none
+}
+
 // Module is a module with imported and defined functions and one memory
 // exported as "memory". Function indexes count the imports first.
 type Module struct {
@@ -37,7 +43,20 @@ type Module struct {
 	Funcs   []Func
 	// Memory is the minimum pages of the exported "memory"; negative for none.
 	Memory int
-	Data   []Data
+	// MemoryMax is the maximum pages of the memory; nil for none.
+	MemoryMax *uint32
+	Tables    []Table
+	Data      []Data
+}
+
+// Ptr returns a pointer to v, for the optional maxima.
+func Ptr(v uint32) *uint32 { return &v }
+
+func limits(b []byte, min uint32, max *uint32) []byte {
+	if max == nil {
+		return uleb(append(b, 0), min)
+	}
+	return uleb(uleb(append(b, 1), min), *max)
 }
 
 // Import adds an imported function and returns its index. Add every import
@@ -79,8 +98,15 @@ func (m Module) Bytes() []byte {
 		b = Section(b, 2, append(uleb(nil, uint32(len(m.Imports))), imps...))
 	}
 	b = Section(b, 3, append(uleb(nil, uint32(len(m.Funcs))), funcs...))
+	if len(m.Tables) > 0 {
+		ts := uleb(nil, uint32(len(m.Tables)))
+		for _, t := range m.Tables {
+			ts = limits(append(ts, 0x70), t.Min, t.Max)
+		}
+		b = Section(b, 4, ts)
+	}
 	if m.Memory >= 0 {
-		b = Section(b, 5, append([]byte{1, 0}, uleb(nil, uint32(max(m.Memory, 1)))...))
+		b = Section(b, 5, limits([]byte{1}, uint32(max(m.Memory, 1)), m.MemoryMax))
 	}
 	var exps []byte
 	nexps := 0
@@ -179,5 +205,15 @@ var (
 	I32Store   = []byte{0x36, 2, 0}
 	I64Store   = []byte{0x37, 3, 0}
 	MemoryGrow = []byte{0x40, 0}
+	MemorySize = []byte{0x3f, 0}
 	Forever    = []byte{0x03, 0x40, 0x0c, 0, 0x0b} // loop; br 0; end
 )
+
+// TableGrow is table.grow of table idx by the i32 on the stack, each new
+// element null: ref.null func must be pushed before the delta, so use
+// Cat(RefNullFunc, I32Const(n), TableGrow(idx)). It leaves the old size, or
+// -1 when the table cannot grow.
+func TableGrow(idx uint32) []byte { return uleb([]byte{0xfc, 15}, idx) }
+
+// RefNullFunc is ref.null func.
+var RefNullFunc = []byte{0xd0, 0x70}
