@@ -36,6 +36,8 @@ const (
 type httpError struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	// Limit names the tenant limit that refused the request, if one did.
+	Limit string `json:"limit,omitempty"`
 }
 
 func (e *httpError) Error() string { return e.Message }

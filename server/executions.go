@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/store"
+	"github.com/reprise-wasm/reprise/tenant"
 )
 
 // Headers of an invoke's answer.
@@ -52,12 +52,16 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, h Host) {
 	} else if key := r.Header.Get("Idempotency-Key"); key != "" {
 		id = idempotentID(name, key)
 	}
-	var input bytes.Buffer
-	if _, err := input.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxPayload)); err != nil {
+	input, err := readBody(w, r, tenantOf(r).Limits.PayloadSize, tenant.LimitPayloadSize)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	id, err = h.Invoke(r.Context(), name, input.Bytes(), host.InvokeOptions{ID: id})
+	if err := s.admitInvoke(w, r); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id, err = h.Invoke(r.Context(), name, input, host.InvokeOptions{ID: id})
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -1,11 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"net/http"
 	"slices"
 
 	"github.com/reprise-wasm/reprise/store"
+	"github.com/reprise-wasm/reprise/tenant"
 )
 
 type wireFunction struct {
@@ -31,12 +31,12 @@ func (s *Server) putFunction(w http.ResponseWriter, r *http.Request, h Host) {
 		writeError(w, r, err)
 		return
 	}
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxModule)); err != nil {
+	wasm, err := readBody(w, r, tenantOf(r).Limits.ModuleSize, tenant.LimitModuleSize)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	f, err := h.Deploy(r.Context(), name, buf.Bytes(), r.URL.Query().Get("entry"))
+	f, err := h.Deploy(r.Context(), name, wasm, r.URL.Query().Get("entry"))
 	if err != nil {
 		writeError(w, r, err)
 		return

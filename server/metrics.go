@@ -56,12 +56,21 @@ func (m *metrics) request(route string, status int, d time.Duration) {
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	var b strings.Builder
-	ready, parked := 0, 0
-	if box := s.host.Load(); box != nil {
-		ready, parked = 1, box.Parked()
+	ready := 0
+	var hosts map[string]Host
+	if box := s.tenants.Load(); box != nil {
+		ready, hosts = 1, box.Hosts()
 	}
+	names := make([]string, 0, len(hosts))
+	for n := range hosts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
 	fmt.Fprintf(&b, "# HELP reprise_ready Whether the host has recovered and serves the API.\n# TYPE reprise_ready gauge\nreprise_ready %d\n", ready)
-	fmt.Fprintf(&b, "# HELP reprise_instances_parked Guest instances kept in memory while their execution awaits.\n# TYPE reprise_instances_parked gauge\nreprise_instances_parked %d\n", parked)
+	b.WriteString("# HELP reprise_instances_parked Guest instances kept in memory while their execution awaits.\n# TYPE reprise_instances_parked gauge\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "reprise_instances_parked{tenant=%q} %d\n", n, hosts[n].Parked())
+	}
 	fmt.Fprintf(&b, "# HELP reprise_invocations_total Executions invoked through this server since it started.\n# TYPE reprise_invocations_total counter\nreprise_invocations_total %d\n", s.metrics.invocations.Load())
 
 	s.metrics.mu.Lock()

@@ -14,15 +14,25 @@ import (
 
 // jsonLimit is the body limit of a JSON request carrying one payload:
 // base64 grows it by 4/3, and headers and tags need room too.
-func (s *Server) jsonLimit() int64 { return s.cfg.MaxPayload*4/3 + 64<<10 }
+// The payload itself is then checked against the tenant's limit.
+func jsonLimit(r *http.Request) int64 {
+	n := tenantOf(r).Limits.PayloadSize
+	if n <= 0 {
+		return 0
+	}
+	return n*4/3 + 64<<10
+}
 
 func (s *Server) createPromise(w http.ResponseWriter, r *http.Request, h Host) {
 	var b createBody
-	if err := decodeJSON(w, r, s.jsonLimit(), &b); err != nil {
+	if err := decodeJSON(w, r, jsonLimit(r), &b); err != nil {
 		writeError(w, r, err)
 		return
 	}
 	c, err := parseCreate(b, r.Header)
+	if err == nil {
+		err = checkPayload(r, "param", len(c.Param.Data))
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -50,11 +60,14 @@ func (s *Server) getPromise(w http.ResponseWriter, r *http.Request, h Host) {
 
 func (s *Server) settlePromise(w http.ResponseWriter, r *http.Request, h Host) {
 	var b settleBody
-	if err := decodeJSON(w, r, s.jsonLimit(), &b); err != nil {
+	if err := decodeJSON(w, r, jsonLimit(r), &b); err != nil {
 		writeError(w, r, err)
 		return
 	}
 	st, err := parseSettle(r.PathValue("id"), b, r.Header)
+	if err == nil {
+		err = checkPayload(r, "value", len(st.Value.Data))
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -3,20 +3,26 @@
 // search durable promises (the promise routes speak Resonate's durable
 // promise API), plus /healthz, /readyz and Prometheus /metrics.
 //
-// Every request runs for a tenant, found in its context (TenantFrom). This
-// version serves one default tenant; authentication and per-tenant hosts
-// and limits plug in where Server.tenant resolves it.
+// Every request runs for a tenant, found in its context (TenantFrom): with
+// SetTenants, the one whose bearer token the request carries (a missing or
+// unknown token is 401, and another tenant's objects are simply not there:
+// each tenant has its own host and store); with SetHost, one default tenant
+// without authentication. A tenant's limits bound what its requests may
+// send and how fast it may start executions.
 package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/store"
+	"github.com/reprise-wasm/reprise/tenant"
 )
 
 // Host is what the handlers need of a host: *host.Host implements it. A
@@ -60,19 +66,33 @@ const (
 	DefaultMaxWait    = 60 * time.Second
 )
 
+// Tenants finds who a request runs for.
+type Tenants interface {
+	// Authenticate returns the tenant a bearer token belongs to and the host
+	// serving it; token is "" when the request carried none. An unknown
+	// token is an error wrapping tenant.ErrUnauthorized.
+	Authenticate(ctx context.Context, token string) (Tenant, Host, error)
+	// Hosts returns the hosts running now, by tenant, for the metrics.
+	Hosts() map[string]Host
+}
+
 // Server is the HTTP API. It is an http.Handler; it serves 503 (but
-// /healthz) until SetHost gives it a host, so a process can listen while
-// recovery runs.
+// /healthz) until SetHost or SetTenants gives it hosts, so a process can
+// listen while recovery runs.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	host     atomic.Pointer[hostBox]
+	tenants  atomic.Pointer[tenantsBox]
 	mux      *http.ServeMux
 	patterns []string // as registered, "METHOD /path"
 	metrics  metrics
+	rates    rates
 }
 
-type hostBox struct{ Host }
+type tenantsBox struct {
+	Tenants
+	auth bool // requests must carry a token
+}
 
 // New returns a server; h may be nil until SetHost.
 func New(h Host, cfg Config) *Server {
@@ -96,8 +116,27 @@ func New(h Host, cfg Config) *Server {
 	return s
 }
 
-// SetHost makes the server ready, serving with h.
-func (s *Server) SetHost(h Host) { s.host.Store(&hostBox{h}) }
+// SetHost makes the server ready, serving h to every request as
+// DefaultTenant, without authentication. Its limits are the Config's sizes;
+// the rate of invocations is not limited.
+func (s *Server) SetHost(h Host) {
+	t := DefaultTenant
+	t.Limits = tenant.Limits{ModuleSize: s.cfg.MaxModule, PayloadSize: s.cfg.MaxPayload}
+	s.tenants.Store(&tenantsBox{Tenants: single{t, h}})
+}
+
+// SetTenants makes the server ready, serving each request for the tenant
+// its bearer token names.
+func (s *Server) SetTenants(ts Tenants) { s.tenants.Store(&tenantsBox{Tenants: ts, auth: true}) }
+
+// single is the one tenant of a server without authentication.
+type single struct {
+	t Tenant
+	h Host
+}
+
+func (o single) Authenticate(context.Context, string) (Tenant, Host, error) { return o.t, o.h, nil }
+func (o single) Hosts() map[string]Host                                     { return map[string]Host{o.t.ID: o.h} }
 
 // route is one documented route; the OpenAPI test checks the list.
 type route struct {
@@ -138,7 +177,7 @@ func (s *Server) routes() {
 		w.Write([]byte("ok\n"))
 	}))
 	s.handle("GET /readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.host.Load() == nil {
+		if s.tenants.Load() == nil {
 			http.Error(w, "recovering\n", http.StatusServiceUnavailable)
 			return
 		}
@@ -154,26 +193,57 @@ func (s *Server) routes() {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// api wraps a handler of the API: it resolves the tenant and its host,
-// and records the request in the metrics.
+// api wraps a handler of the API: it authenticates the request, resolves
+// its tenant and host, and records the request in the metrics.
 func (s *Server) api(pattern string, fn func(http.ResponseWriter, *http.Request, Host)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() { s.metrics.request(r.Method+" "+pattern, sw.status, time.Since(start)) }()
-		box := s.host.Load()
+		box := s.tenants.Load()
 		if box == nil {
 			writeError(sw, r, apiError(http.StatusServiceUnavailable, 0, "the server is starting: recovery is still running"))
 			return
 		}
-		ctx := withTenant(r.Context(), DefaultTenant)
+		token, err := bearer(r)
+		if err == nil && box.auth && token == "" {
+			err = apiError(http.StatusUnauthorized, 0, "missing credentials: send the header Authorization: Bearer TOKEN, with a token from `reprise tenant create`")
+		}
+		if err != nil {
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="reprise"`)
+			writeError(sw, r, err)
+			return
+		}
+		t, h, err := box.Authenticate(r.Context(), token)
+		if err != nil {
+			if errors.Is(err, tenant.ErrUnauthorized) {
+				sw.Header().Set("WWW-Authenticate", `Bearer realm="reprise", error="invalid_token"`)
+				err = apiError(http.StatusUnauthorized, codeUnauthorized, "the token is not valid (unknown, mistyped, or replaced by `reprise tenant rotate`)")
+			}
+			writeError(sw, r, err)
+			return
+		}
+		ctx := withTenant(r.Context(), t)
 		log := s.log
 		if id := r.Header.Get("Request-Id"); id != "" {
 			log = log.With("request_id", id) // the promise API's request-id, echoed into logs
 		}
 		r = r.WithContext(withLogger(ctx, log))
-		fn(sw, r, box.Host)
+		fn(sw, r, h)
 	})
+}
+
+// bearer returns the request's bearer token, "" when it has none.
+func bearer(r *http.Request) (string, error) {
+	v := r.Header.Get("Authorization")
+	if v == "" {
+		return "", nil
+	}
+	scheme, token, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", apiError(http.StatusUnauthorized, 0, "malformed Authorization header: want Authorization: Bearer TOKEN")
+	}
+	return strings.TrimSpace(token), nil
 }
 
 // statusWriter remembers the status for the metrics.
@@ -190,23 +260,17 @@ func (w *statusWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Tenant is who a request runs for.
-type Tenant struct{ ID string }
+// Tenant is who a request runs for and what it may use.
+type Tenant struct {
+	ID string
+	// Limits bound the tenant's requests (sizes, rate of invocations);
+	// zero fields do not limit. The limits inside executions (memory, step
+	// time, journal length, HTTP) are its host's configuration.
+	Limits tenant.Limits
+}
 
 // DefaultTenant is the single tenant of a server without authentication.
 var DefaultTenant = Tenant{ID: "default"}
-
-type tenantKey struct{}
-
-func withTenant(ctx context.Context, t Tenant) context.Context {
-	return context.WithValue(ctx, tenantKey{}, t)
-}
-
-// TenantFrom returns the tenant a request's context runs for.
-func TenantFrom(ctx context.Context) (Tenant, bool) {
-	t, ok := ctx.Value(tenantKey{}).(Tenant)
-	return t, ok
-}
 
 // HTTPServer returns an http.Server for h with timeouts that bound slow
 // clients: headers within 10s, a whole request (a module upload) within a

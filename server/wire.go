@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/store"
+	"github.com/reprise-wasm/reprise/tenant"
 )
 
 // The wire format of PROMISE-API.md: JSON with base64 data and Unix ms.
@@ -65,12 +66,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if err := requireType(r, "application/json"); err != nil {
 		return err
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(body); err != nil {
-		return err // *http.MaxBytesError → 413
+	b, err := readBody(w, r, limit, tenant.LimitPayloadSize)
+	if err != nil {
+		return err
 	}
-	return unmarshalStrict(buf.Bytes(), v)
+	return unmarshalStrict(b, v)
 }
 
 // unmarshalStrict decodes exactly one JSON value with no unknown fields.

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/reprise-wasm/reprise/tenant"
+)
+
+// Error codes of limits; the body names the limit in "limit" too.
+const (
+	codeUnauthorized = 40100
+	codeRateLimited  = 42900
+)
+
+// limitError is a request refused by one of its tenant's limits.
+func limitError(status int, limit, format string, args ...any) *httpError {
+	e := apiError(status, 0, "limit %s: %s", limit, fmt.Sprintf(format, args...))
+	e.Limit = limit
+	return e
+}
+
+// tenantOf returns the tenant the request runs for.
+func tenantOf(r *http.Request) Tenant {
+	t, _ := TenantFrom(r.Context())
+	return t
+}
+
+// readBody reads the request body up to limit bytes (0: no limit); a longer
+// body is a 413 naming the limit.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, name string) ([]byte, error) {
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, limitError(http.StatusRequestEntityTooLarge, name,
+				"the body is over this tenant's limit of %d bytes", limit)
+		}
+		return nil, badRequest("reading the request body: %v", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// checkPayload refuses a value over the tenant's payload limit.
+func checkPayload(r *http.Request, what string, n int) error {
+	limit := tenantOf(r).Limits.PayloadSize
+	if limit > 0 && int64(n) > limit {
+		return limitError(http.StatusRequestEntityTooLarge, tenant.LimitPayloadSize,
+			"the %s is %d bytes, over this tenant's limit of %d", what, n, limit)
+	}
+	return nil
+}
+
+// rates holds a token bucket per tenant for the executions it starts.
+type rates struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// admit takes one token from t's bucket, or says how long to wait for one.
+// Rate 0 is no limit. The bucket follows the tenant's current limits, so a
+// changed rate applies at once.
+func (rs *rates) admit(t Tenant, now time.Time) (ok bool, wait time.Duration) {
+	rate, burst := t.Limits.Rate, float64(max(t.Limits.Burst, 1))
+	if rate <= 0 {
+		return true, 0
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.buckets == nil {
+		rs.buckets = map[string]*bucket{}
+	}
+	b := rs.buckets[t.ID]
+	if b == nil {
+		b = &bucket{tokens: burst, last: now}
+		rs.buckets[t.ID] = b
+	}
+	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / rate * float64(time.Second))
+}
+
+// admitInvoke applies the tenant's rate of invocations: over it, a 429 with
+// Retry-After. Nothing was accepted, so nothing is lost.
+func (s *Server) admitInvoke(w http.ResponseWriter, r *http.Request) error {
+	t := tenantOf(r)
+	ok, wait := s.rates.admit(t, time.Now())
+	if ok {
+		return nil
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	e := limitError(http.StatusTooManyRequests, tenant.LimitRate,
+		"this tenant may start %g executions per second (bursts of %d); retry after %v", t.Limits.Rate, t.Limits.Burst, wait.Round(time.Millisecond))
+	e.Code = codeRateLimited
+	return e
+}
+
+// withTenant, TenantFrom: the tenant in a request's context.
+type tenantKey struct{}
+
+func withTenant(ctx context.Context, t Tenant) context.Context {
+	return context.WithValue(ctx, tenantKey{}, t)
+}
+
+// TenantFrom returns the tenant a request's context runs for.
+func TenantFrom(ctx context.Context) (Tenant, bool) {
+	t, ok := ctx.Value(tenantKey{}).(Tenant)
+	return t, ok
+}
