@@ -4,13 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/server"
+	"github.com/reprise-wasm/reprise/store/badgerstore"
+	"github.com/reprise-wasm/reprise/tenant"
 )
 
 // shutdownGrace is how long a stopping server lets requests in flight (an
@@ -20,8 +28,8 @@ const shutdownGrace = 5 * time.Second
 func (a *app) serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
-		Usage:     "serve the HTTP API: deploy, invoke, inspect, settle promises",
-		UsageText: "reprise serve [--addr HOST:PORT] [--no-auth] [--allow-remote]",
+		Usage:     "serve the HTTP API to tenants: deploy, invoke, inspect, settle promises",
+		UsageText: "reprise serve [--addr HOST:PORT] [--no-auth]",
 		Description: commandHelp(`Runs Reprise as a service on the data directory: the HTTP/JSON API under /v1
 (functions, invocations, executions, and durable promises compatible with
 Resonate's API), /healthz, /readyz (ready once recovery has run) and
@@ -29,16 +37,23 @@ Prometheus /metrics. It listens at once and resumes unfinished executions
 while /readyz says 503. On SIGINT or SIGTERM it stops accepting requests,
 saves running executions (they resume on the next start) and exits 0.
 
-This version serves one default tenant without authentication: --no-auth
-says so explicitly. It listens on loopback only unless --allow-remote is
-given, since anyone who can reach it can run code and settle promises.`,
-			"reprise serve",
-			"curl -X PUT --data-binary @square.wasm -H 'Content-Type: application/wasm' localhost:8420/v1/functions/square",
-			"curl -d '{\"n\":3}' 'localhost:8420/v1/functions/square/invoke?wait=5s'"),
+Every request carries "Authorization: Bearer TOKEN", a token from
+`+"`reprise tenant create`"+`. Each tenant has its own store (DATA/tenants/NAME)
+and limits, and sees only its own functions, executions and promises.
+Tenants created while the server runs are served at once.
+
+--no-auth serves the data directory's own store (the one the other
+commands use) as a single tenant without tokens, for local development; it
+refuses any address but loopback, since whoever reaches the port could run
+code on this machine.`,
+			"reprise tenant create acme   # prints acme's token once",
+			"reprise serve --addr 0.0.0.0:8420",
+			"curl -X PUT --data-binary @square.wasm -H \"Authorization: Bearer $TOKEN\" localhost:8420/v1/functions/square",
+			"curl -d '{\"n\":3}' -H \"Authorization: Bearer $TOKEN\" 'localhost:8420/v1/functions/square/invoke?wait=5s'",
+			"reprise serve --no-auth      # local development"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8420", EnvVars: []string{"REPRISE_ADDR"}, Usage: "listen on `HOST:PORT` (port 0 picks a free one)"},
-			&cli.BoolFlag{Name: "no-auth", DisableDefaultText: true, Usage: "serve without authentication, as the single default tenant (the only mode of this version)"},
-			&cli.BoolFlag{Name: "allow-remote", DisableDefaultText: true, Usage: "allow listening on an address other than loopback"},
+			&cli.BoolFlag{Name: "no-auth", DisableDefaultText: true, Usage: "serve the data directory's store as one tenant without tokens (loopback only)"},
 			&cli.DurationFlag{Name: "max-wait", Value: server.DefaultMaxWait, Usage: "cap of an invoke's ?wait"},
 		},
 		OnUsageError: onUsageError,
@@ -47,23 +62,25 @@ given, since anyone who can reach it can run code and settle promises.`,
 				return err
 			}
 			addr := c.String("addr")
-			if err := checkLoopback(addr, c.Bool("allow-remote")); err != nil {
-				return err
+			noAuth := c.Bool("no-auth")
+			if noAuth {
+				if err := checkLoopback(addr); err != nil {
+					return err
+				}
+			} else if _, _, err := net.SplitHostPort(addr); err != nil {
+				return usageErrorf("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8420", addr)
 			}
-			return a.serve(c.Context, addr, c.Duration("max-wait"))
+			return a.serve(c.Context, addr, c.Duration("max-wait"), noAuth)
 		},
 	}
 }
 
-// checkLoopback refuses a non-loopback address unless allowed: without
-// authentication, whoever reaches the port can run code on this machine.
-func checkLoopback(addr string, allowRemote bool) error {
+// checkLoopback refuses a non-loopback address for a server without
+// authentication: whoever reaches the port could run code on this machine.
+func checkLoopback(addr string) error {
 	h, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return usageErrorf("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8420", addr)
-	}
-	if allowRemote {
-		return nil
 	}
 	if h == "localhost" {
 		return nil
@@ -71,13 +88,16 @@ func checkLoopback(addr string, allowRemote bool) error {
 	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return usageErrorf("--addr %q is not a loopback address: this server has no authentication yet, so anyone who can reach it could deploy and run code; listen on 127.0.0.1, or pass --allow-remote if a firewall or proxy guards it", addr)
+	return usageErrorf("--addr %q is not a loopback address, and --no-auth serves without tokens: anyone who could reach it could deploy and run code; listen on 127.0.0.1, or drop --no-auth and give clients tokens from `reprise tenant create`", addr)
 }
 
+// tenantsFile is where `reprise tenant` keeps tenants.
+func (a *app) tenantsFile() string { return filepath.Join(a.dataDir, "tenants.json") }
+
 // serve listens first (so /healthz answers and the port is taken at once),
-// then opens the host, whose recovery may take a while, and serves until
+// then opens the hosts, whose recovery may take a while, and serves until
 // ctx ends.
-func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration) (err error) {
+func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration, noAuth bool) (err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -89,14 +109,28 @@ func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration) (er
 	// Tests and scripts read the address from this line (port 0 picks one).
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
 
-	s, err := a.openHost(ctx)
-	if err != nil {
-		srv.Close()
-		return err
+	if noAuth {
+		s, err := a.openHost(ctx)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer s.closeInto(&err) // after the HTTP server: executions are saved, then the store closes
+		api.SetHost(s.h)
+	} else {
+		f, err := a.openFleet(ctx)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer func() {
+			if cerr := f.close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+		api.SetTenants(f)
 	}
-	defer s.closeInto(&err) // after the HTTP server: executions are saved, then the store closes
-	api.SetHost(s.h)
-	a.log.Info("serving", "addr", ln.Addr().String(), "data", a.dataDir)
+	a.log.Info("serving", "addr", ln.Addr().String(), "data", a.dataDir, "auth", !noAuth)
 
 	select {
 	case err := <-served:
@@ -113,4 +147,146 @@ func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration) (er
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// fleet serves tenants: one host and store per tenant, opened at start
+// (so every tenant's unfinished executions resume) or when a tenant
+// created later makes its first request. Separate stores make isolation
+// structural: ids may collide across tenants, and no query can reach
+// another tenant's data.
+type fleet struct {
+	a   *app
+	ctx context.Context
+	reg *tenant.Registry
+
+	mu    sync.Mutex
+	hosts map[string]*tenantHost
+}
+
+type tenantHost struct {
+	db      *badgerstore.DB
+	h       *host.Host
+	closing *atomic.Bool
+}
+
+// openFleet reads the tenants and opens a host for each.
+func (a *app) openFleet(ctx context.Context) (*fleet, error) {
+	reg, err := tenant.Open(a.tenantsFile())
+	if err != nil {
+		return nil, err
+	}
+	f := &fleet{a: a, ctx: ctx, reg: reg, hosts: map[string]*tenantHost{}}
+	ts, err := reg.List()
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 {
+		a.log.Warn("no tenants yet: every request gets 401 until one exists; create one with `reprise tenant create NAME` (or serve with --no-auth for local development)")
+	}
+	for _, t := range ts {
+		if _, err := f.host(t); err != nil {
+			f.close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// Authenticate implements server.Tenants.
+func (f *fleet) Authenticate(ctx context.Context, token string) (server.Tenant, server.Host, error) {
+	if token == "" {
+		return server.Tenant{}, nil, tenant.ErrUnauthorized
+	}
+	t, err := f.reg.Authenticate(token)
+	if err != nil {
+		return server.Tenant{}, nil, err
+	}
+	th, err := f.host(t)
+	if err != nil {
+		return server.Tenant{}, nil, err
+	}
+	return server.Tenant{ID: t.Name, Limits: t.Limits.WithDefaults()}, th.h, nil
+}
+
+// Hosts implements server.Tenants.
+func (f *fleet) Hosts() map[string]server.Host {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := make(map[string]server.Host, len(f.hosts))
+	for n, th := range f.hosts {
+		m[n] = th.h
+	}
+	return m
+}
+
+// host returns t's host, opening it on first use. A tenant's limits inside
+// executions (memory, step time, concurrency, journal length, HTTP) are
+// its host's configuration, read when the host opens.
+func (f *fleet) host(t tenant.Tenant) (*tenantHost, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if th := f.hosts[t.Name]; th != nil {
+		return th, nil
+	}
+	dir := filepath.Join(f.a.dataDir, "tenants", t.Name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
+	}
+	log := f.a.log.With("tenant", t.Name)
+	db, err := badgerstore.Open(filepath.Join(dir, "store"), badgerstore.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: open store: %w", t.Name, err)
+	}
+	l := t.Limits.WithDefaults()
+	var httpCfg *host.HTTPConfig
+	if len(l.HTTPAllow) > 0 {
+		httpCfg = &host.HTTPConfig{Allow: l.AllowsHTTP}
+	}
+	closing := new(atomic.Bool)
+	h, err := host.New(f.ctx, host.Config{
+		Store:       db,
+		Logger:      slog.New(quietClose{log.Handler(), closing}),
+		CacheDir:    f.a.cacheDir,
+		NewEngine:   f.a.newEngine,
+		HTTP:        httpCfg,
+		MemoryLimit: l.Memory,
+		StepTimeout: time.Duration(l.StepTime),
+		Workers:     l.Concurrency,
+		MaxPayload:  int(l.PayloadSize),
+		MaxSteps:    l.JournalLength,
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("tenant %s: start host: %w", t.Name, err)
+	}
+	th := &tenantHost{db: db, h: h, closing: closing}
+	f.hosts[t.Name] = th
+	return th, nil
+}
+
+// close stops every tenant's host, leaving executions durable.
+func (f *fleet) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	var errs []error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for name, th := range f.hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			th.closing.Store(true)
+			err := errors.Join(th.h.Close(ctx), th.db.Close())
+			if err != nil {
+				emu.Lock()
+				errs = append(errs, fmt.Errorf("tenant %s: %w", name, err))
+				emu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	f.hosts = map[string]*tenantHost{}
+	return errors.Join(errs...)
 }

@@ -1,11 +1,217 @@
 package command
 
-import "github.com/urfave/cli/v2"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-// tenantCommand manages the tenants a server serves.
+	"github.com/urfave/cli/v2"
+
+	"github.com/reprise-wasm/reprise/tenant"
+)
+
+// tenantCommand manages the tenants a server serves. The limit flags belong
+// to `tenant` itself so they may come anywhere on the line (the argument
+// reordering knows one level of commands).
 func (a *app) tenantCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "tenant",
-		Usage: "manage the tenants of `reprise serve`: create, list, set limits, rotate tokens",
+		Name:      "tenant",
+		Usage:     "manage the tenants of `reprise serve`: create, list, set limits, rotate tokens",
+		UsageText: "reprise tenant create|ls|set|rotate [NAME] [limit flags]",
+		Description: commandHelp(`Tenants are who may use a server (reprise serve without --no-auth). They
+live in DATA/tenants.json; each has an API token, of which only a hash is
+stored, and limits. A running server sees changes within a second.
+
+   create NAME   add a tenant; prints its token on stdout, once
+   ls            list tenants and their limits
+   set NAME      change limits (flags below); the rest stay
+   rotate NAME   replace the token; the old one stops working
+
+Limits (a 0 or absent flag means the default). Sizes take KiB, MiB, GiB.
+rate, burst, module-size and payload-size apply at once; memory, step-time,
+concurrency, journal-length and http-allow when the server next starts.`,
+			"reprise tenant create acme --rate 50 --memory 64MiB",
+			"export REPRISE_TOKEN=$(reprise tenant create acme)",
+			"reprise tenant set acme --http-allow api.example.com,*.internal.example.com",
+			"reprise tenant rotate acme"),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "memory", Usage: "memory per instance, `SIZE` (default 128MiB)"},
+			&cli.DurationFlag{Name: "step-time", Usage: "time a guest may run between blocking calls (default 10s)"},
+			&cli.IntFlag{Name: "concurrency", Usage: "guests running at once; more wait their turn (default 4)"},
+			&cli.Float64Flag{Name: "rate", Usage: "executions started per second through the API (default 100)"},
+			&cli.IntFlag{Name: "burst", Usage: "executions that may start at once above the rate (default max(200, rate))"},
+			&cli.StringFlag{Name: "module-size", Usage: "largest module upload, `SIZE` (default 32MiB)"},
+			&cli.StringFlag{Name: "payload-size", Usage: "largest input, result or promise value, `SIZE` (default 1MiB)"},
+			&cli.IntFlag{Name: "journal-length", Usage: "steps of one execution attempt (default 10000)"},
+			&cli.StringSliceFlag{Name: "http-allow", Usage: "`HOSTS` guests may reach over HTTP: names, *.example.com, * for any; \"none\" clears (default none)"},
+		},
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			args := c.Args().Slice()
+			if len(args) == 0 {
+				return usageErrorf("tenant: say what to do: create NAME, ls, set NAME or rotate NAME")
+			}
+			reg, err := tenant.Open(a.tenantsFile())
+			if err != nil {
+				return err
+			}
+			verb, rest := args[0], args[1:]
+			want := 1
+			if verb == "ls" || verb == "list" {
+				want = 0
+			}
+			if len(rest) != want {
+				return usageErrorf("tenant %s takes %d argument(s), got %d: `reprise tenant --help` shows the usage", verb, want, len(rest))
+			}
+			switch verb {
+			case "create":
+				return a.tenantCreate(c, reg, rest[0])
+			case "ls", "list":
+				return a.tenantList(reg)
+			case "set":
+				return a.tenantSet(c, reg, rest[0])
+			case "rotate":
+				token, err := reg.Rotate(rest[0])
+				if err != nil {
+					return tenantError(err)
+				}
+				fmt.Fprintln(a.stdout, token)
+				fmt.Fprintf(a.stderr, "tenant %s has a new token (shown once, keep it now); the old one no longer works\n", rest[0])
+				return nil
+			}
+			return usageErrorf("tenant: unknown action %q: use create, ls, set or rotate", verb)
+		},
 	}
+}
+
+func (a *app) tenantCreate(c *cli.Context, reg *tenant.Registry, name string) error {
+	var l tenant.Limits
+	if err := limitFlags(c, &l); err != nil {
+		return err
+	}
+	_, token, err := reg.Create(name, l)
+	if err != nil {
+		return tenantError(err)
+	}
+	fmt.Fprintln(a.stdout, token)
+	fmt.Fprintf(a.stderr, "created tenant %s; its token is above, shown this once (only its hash is kept): clients send it as \"Authorization: Bearer TOKEN\", or set REPRISE_TOKEN for the CLI\n", name)
+	return nil
+}
+
+func (a *app) tenantSet(c *cli.Context, reg *tenant.Registry, name string) error {
+	var ferr error
+	t, err := reg.SetLimits(name, func(l *tenant.Limits) { ferr = limitFlags(c, l) })
+	if ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		return tenantError(err)
+	}
+	fmt.Fprintf(a.stdout, "%s\t%s\n", t.Name, describeLimits(t.Limits))
+	return nil
+}
+
+func (a *app) tenantList(reg *tenant.Registry) error {
+	ts, err := reg.List()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tCREATED\tLIMITS")
+	for _, t := range ts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.CreatedOn.Local().Format(time.DateTime), describeLimits(t.Limits))
+	}
+	return tw.Flush()
+}
+
+// limitFlags copies the limit flags given on the command line into l.
+func limitFlags(c *cli.Context, l *tenant.Limits) error {
+	size := func(flag string, dst *int64) error {
+		if !c.IsSet(flag) {
+			return nil
+		}
+		n, err := tenant.ParseSize(c.String(flag))
+		if err != nil {
+			return usageErrorf("--%s: %v", flag, err)
+		}
+		*dst = n
+		return nil
+	}
+	var mem int64 = int64(l.Memory)
+	if err := size("memory", &mem); err != nil {
+		return err
+	}
+	l.Memory = uint64(mem)
+	if err := size("module-size", &l.ModuleSize); err != nil {
+		return err
+	}
+	if err := size("payload-size", &l.PayloadSize); err != nil {
+		return err
+	}
+	if c.IsSet("step-time") {
+		l.StepTime = tenant.Duration(c.Duration("step-time"))
+	}
+	if c.IsSet("concurrency") {
+		l.Concurrency = c.Int("concurrency")
+	}
+	if c.IsSet("rate") {
+		l.Rate = c.Float64("rate")
+	}
+	if c.IsSet("burst") {
+		l.Burst = c.Int("burst")
+	}
+	if c.IsSet("journal-length") {
+		l.JournalLength = c.Int("journal-length")
+	}
+	if c.IsSet("http-allow") {
+		l.HTTPAllow = nil
+		for _, v := range c.StringSlice("http-allow") {
+			for _, h := range strings.Split(v, ",") {
+				if h = strings.ToLower(strings.TrimSpace(h)); h != "" && h != "none" {
+					l.HTTPAllow = append(l.HTTPAllow, h)
+				}
+			}
+		}
+	}
+	if err := l.Validate(); err != nil {
+		return withCode(ExitUsage, err)
+	}
+	return nil
+}
+
+// describeLimits lists the effective limits, one word each.
+func describeLimits(set tenant.Limits) string {
+	l := set.WithDefaults()
+	http := "none"
+	if len(l.HTTPAllow) > 0 {
+		http = strings.Join(l.HTTPAllow, ",")
+	}
+	return fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d http_allow=%s",
+		sizeText(int64(l.Memory)), time.Duration(l.StepTime), l.Concurrency, l.Rate, l.Burst,
+		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, http)
+}
+
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// tenantError gives the registry's errors their exit codes.
+func tenantError(err error) error {
+	switch {
+	case errors.Is(err, tenant.ErrNotFound):
+		return withCode(ExitNotFound, fmt.Errorf("%w: `reprise tenant ls` lists the tenants", err))
+	case errors.Is(err, tenant.ErrBadName), errors.Is(err, tenant.ErrExists):
+		return withCode(ExitUsage, err)
+	}
+	return err
 }
