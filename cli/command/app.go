@@ -58,8 +58,10 @@ type app struct {
 	level  *slog.LevelVar
 	log    *slog.Logger
 
-	dataDir   string
-	cacheDir  string
+	dataDir  string
+	cacheDir string
+	// remote is the server of --server; nil works on the data directory.
+	remote    *remote
 	allowHTTP []string
 	// newEngine creates the WebAssembly engine (--engine); nil is the
 	// host's default, wazero.
@@ -77,6 +79,11 @@ calls to other functions, sleeps, HTTP requests and promises settled from
 outside are journaled, so an execution interrupted by a crash or a restart
 resumes where it was. Everything lives in one data directory (--data); there
 is no server to start. One process uses a data directory at a time.
+
+With --server URL (or REPRISE_SERVER) the same commands work on a running
+` + "`reprise serve`" + ` instead, over its HTTP API, with --token (or REPRISE_TOKEN)
+as the bearer token: same arguments, output and exit codes. The server runs
+the executions; Go guest directories are still built here (cached in --data).
 
 Values (--input, --value) are JSON. Results are printed on stdout, errors and
 logs on stderr.
@@ -102,6 +109,14 @@ Example (in a clone of the repository, with Go installed):
 				Name: "engine", EnvVars: []string{"REPRISE_ENGINE"}, Value: "wazero",
 				Usage: "WebAssembly `ENGINE` guests run on: wazero (pure Go) or wasmtime (a build with -tags wasmtime)",
 			},
+			&cli.StringFlag{
+				Name: "server", EnvVars: []string{"REPRISE_SERVER"},
+				Usage: "work on the reprise serve at `URL` (e.g. http://127.0.0.1:8420) over its HTTP API instead of on the data directory",
+			},
+			&cli.StringFlag{
+				Name: "token", EnvVars: []string{"REPRISE_TOKEN"}, DefaultText: "none",
+				Usage: "with --server, send `TOKEN` (from `reprise tenant create`) as \"Authorization: Bearer TOKEN\"",
+			},
 			&cli.StringSliceFlag{
 				Name: "allow-http", EnvVars: []string{"REPRISE_ALLOW_HTTP"},
 				Usage: "grant guests outbound HTTP to these `HOSTS` (comma-separated names; *.example.com for subdomains, * for all); default none",
@@ -110,8 +125,10 @@ Example (in a clone of the repository, with Go installed):
 		Commands: []*cli.Command{
 			a.runCommand(), a.buildCommand(), a.deployCommand(), a.functionsCommand(),
 			a.invokeCommand(), a.getCommand(), a.historyCommand(), a.lsCommand(),
-			a.resolveCommand(), a.rejectCommand(), a.cancelCommand(), a.workerCommand(),
-			a.serveCommand(), a.tenantCommand(),
+			a.resolveCommand(), a.rejectCommand(), a.cancelCommand(),
+			a.localOnly(a.workerCommand(), "a server runs its executions itself; run `reprise worker` on the data directory, not against a server"),
+			a.localOnly(a.serveCommand(), "it starts a server on the data directory; drop --server (and REPRISE_SERVER) to start one"),
+			a.tenantCommand(),
 		},
 		Before:         a.before,
 		Action:         rootAction,
@@ -151,6 +168,11 @@ func (a *app) before(c *cli.Context) error {
 	default:
 		return usageErrorf("unknown engine %q: --engine is wazero or wasmtime", name)
 	}
+	if url := c.String("server"); url != "" {
+		if a.remote, err = newRemote(url, c.String("token")); err != nil {
+			return err
+		}
+	}
 	for _, h := range c.StringSlice("allow-http") {
 		for _, h := range strings.Split(h, ",") {
 			if h = strings.TrimSpace(h); h != "" {
@@ -159,6 +181,38 @@ func (a *app) before(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+// localOnly makes cmd a usage error with --server, saying why.
+func (a *app) localOnly(cmd *cli.Command, why string) *cli.Command {
+	next := cmd.Before
+	cmd.Before = func(c *cli.Context) error {
+		if a.remote != nil {
+			return usageErrorf("reprise %s cannot be used with --server (or REPRISE_SERVER): %s", cmd.Name, why)
+		}
+		if next != nil {
+			return next(c)
+		}
+		return nil
+	}
+	return cmd
+}
+
+// where says where the commands work, for messages: "in data directory
+// DIR" or "on server URL".
+func (a *app) where() string {
+	if a.remote != nil {
+		return "on server " + a.remote.c.URL()
+	}
+	return "in data directory " + a.dataDir
+}
+
+// whereFlag is the flag that chooses where, for messages.
+func (a *app) whereFlag() string {
+	if a.remote != nil {
+		return "--server"
+	}
+	return "--data"
 }
 
 // rootAction runs when no command matched: show help, or name the unknown

@@ -51,10 +51,11 @@ func (a *app) openStoreToRead() (*badgerstore.DB, error) {
 	return a.openStore()
 }
 
-// notFound is the error for an id the data directory does not hold.
+// notFound is the error for an id the data directory (or server) does not
+// hold.
 func (a *app) notFound(id string) error {
 	return &exitError{code: ExitNotFound, err: store.ErrNotFound, msg: fmt.Sprintf(
-		"no execution or promise with id %q in data directory %s: check the id (`reprise ls` lists them) or --data", id, a.dataDir)}
+		"no execution or promise with id %q %s: check the id (`reprise ls` lists them) or %s", id, a.where(), a.whereFlag())}
 }
 
 // session is a host running on the data directory's store.

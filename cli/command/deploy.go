@@ -41,16 +41,16 @@ they started with.`,
 			if err != nil {
 				return err
 			}
-			s, err := a.openHost(c.Context)
+			b, err := a.openBackend(c.Context)
 			if err != nil {
 				return err
 			}
-			defer s.closeInto(&err)
+			defer closeReader(b, &err)
 			wasm, err := a.load(c.Context, src)
 			if err != nil {
 				return err
 			}
-			f, err := a.deploy(c.Context, s, args[0], src, wasm, c.String("entry"))
+			f, err := a.deploy(c.Context, b, args[0], src, wasm, c.String("entry"))
 			if err != nil {
 				return err
 			}
@@ -67,28 +67,23 @@ func (a *app) functionsCommand() *cli.Command {
 		Usage:     "list deployed functions: name, latest version, module hash",
 		UsageText: "reprise functions [--json]",
 		Description: commandHelp(`Lists the latest version of every deployed function with its module's
-sha256 hash, entry export and deploy time. Reads the data directory only.`,
+sha256 hash, entry export and deploy time. Reads the data directory (or the
+server) only.`,
 			"reprise functions"),
 		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", DisableDefaultText: true, Usage: "print a JSON array"}},
 		OnUsageError: onUsageError,
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			if _, err := argsN(c); err != nil {
 				return err
 			}
-			var fs []store.Function
-			db, err := a.openStoreToRead()
-			switch {
-			case errors.Is(err, errNoData):
-			case err != nil:
+			r, err := a.openReader()
+			if err != nil {
 				return err
-			default:
-				fs, err = db.ListFunctions(c.Context)
-				if cerr := db.Close(); err == nil {
-					err = cerr
-				}
-				if err != nil {
-					return fmt.Errorf("list functions: %w", err)
-				}
+			}
+			defer closeReader(r, &err)
+			fs, err := r.Functions(c.Context)
+			if err != nil {
+				return fmt.Errorf("list functions: %w", err)
 			}
 			if c.Bool("json") {
 				type view struct {
@@ -105,7 +100,7 @@ sha256 hash, entry export and deploy time. Reads the data directory only.`,
 				return a.writeJSON(vs)
 			}
 			if len(fs) == 0 {
-				fmt.Fprintln(a.stderr, "no functions deployed in", a.dataDir, "(`reprise deploy NAME FILE.wasm` deploys one)")
+				fmt.Fprintln(a.stderr, "no functions deployed", a.where(), "(`reprise deploy NAME FILE.wasm` deploys one)")
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 8, 2, ' ', 0)
@@ -155,13 +150,11 @@ func (a *app) load(ctx context.Context, src source) ([]byte, error) {
 }
 
 // deploy deploys the module of src as name, with the host's checks.
-func (a *app) deploy(ctx context.Context, s *session, name string, src source, wasm []byte, entry string) (store.Function, error) {
-	f, err := s.h.Deploy(ctx, name, wasm, entry)
+func (a *app) deploy(ctx context.Context, b backend, name string, src source, wasm []byte, entry string) (store.Function, error) {
+	f, err := b.Deploy(ctx, name, wasm, entry)
 	switch {
-	case errors.Is(err, host.ErrInvalidModule):
+	case errors.Is(err, host.ErrInvalidModule), errors.Is(err, host.ErrBadName):
 		return f, fmt.Errorf("cannot deploy %s as %q: %w", src.path, name, err)
-	case errors.Is(err, host.ErrBadName):
-		return f, fmt.Errorf("cannot deploy %s: function name: %w", src.path, err)
 	case err != nil:
 		return f, fmt.Errorf("deploy %s as %q: %w", src.path, name, err)
 	}

@@ -15,7 +15,7 @@ import (
 // scripts branch on them, so they never change meaning.
 const (
 	ExitOK          = 0   // success
-	ExitFailed      = 1   // the execution was rejected, or the command failed at runtime
+	ExitFailed      = 1   // the execution was rejected, or the command failed at runtime (a server unreachable, a token refused)
 	ExitUsage       = 2   // bad usage or bad input: flags, JSON, names, not Wasm, ABI mismatch
 	ExitLocked      = 3   // the data directory is held by another reprise process
 	ExitNotFound    = 4   // unknown function, execution or promise
@@ -25,11 +25,13 @@ const (
 const exitCodesHelp = `EXIT CODES:
    0    success
    1    the execution was rejected, canceled or timed out (run, invoke --wait),
-        or the command failed at runtime
+        or the command failed at runtime; with --server also: the server cannot
+        be reached, refused the token (401) or a limit is reached (429)
    2    bad usage or bad input: unknown flag or command, invalid JSON, bad name,
         a file that is not WebAssembly, a module built for another ABI version
+        (with --server: what the server answers 400, 413 or 415)
    3    the data directory is in use by another reprise process
-   4    not found: unknown function, execution or promise id
+   4    not found: unknown function, execution or promise id (on the server: 404)
    130  interrupted by Ctrl-C (SIGINT) or SIGTERM; executions stay safe`
 
 // exitError is an error that decides the process's exit code. msg, when set,

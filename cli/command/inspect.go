@@ -13,7 +13,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/reprise-wasm/reprise/store"
-	"github.com/reprise-wasm/reprise/store/badgerstore"
 )
 
 func (a *app) getCommand() *cli.Command {
@@ -28,49 +27,35 @@ func (a *app) getCommand() *cli.Command {
   timeout, createdOn, completedOn (RFC 3339, UTC; omitted when none), tags,
   and for an execution "execution": function, module (sha256), entry,
   attempt, attemptStart, parent, lastError.
-Reads the data directory only: it never runs anything.`,
+Reads the data directory (or the server) only: it never runs anything.`,
 			"reprise get 3f2a9c0d1e4b5a6978675645",
 			"reprise get 3f2a9c0d1e4b5a6978675645.1"),
 		OnUsageError: onUsageError,
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			args, err := argsN(c, "ID")
 			if err != nil {
 				return err
 			}
-			return a.withStore(args[0], func(db *badgerstore.DB) error {
-				p, err := db.GetPromise(c.Context, args[0])
-				if err != nil {
-					return a.lookupError(args[0], err)
-				}
-				v := viewPromise(p)
-				e, err := db.GetExecution(c.Context, args[0])
-				switch {
-				case err == nil:
-					v.Execution = viewExecution(e)
-				case !errors.Is(err, store.ErrNotFound):
-					return fmt.Errorf("read execution %s: %w", args[0], err)
-				}
-				return a.writeJSON(v)
-			})
+			r, err := a.openReader()
+			if err != nil {
+				return err
+			}
+			defer closeReader(r, &err)
+			p, err := r.Promise(c.Context, args[0])
+			if err != nil {
+				return a.lookupError(args[0], err)
+			}
+			v := viewPromise(p)
+			e, err := r.Execution(c.Context, args[0])
+			switch {
+			case err == nil:
+				v.Execution = viewExecution(e)
+			case !errors.Is(err, store.ErrNotFound):
+				return fmt.Errorf("read execution %s: %w", args[0], err)
+			}
+			return a.writeJSON(v)
 		},
 	}
-}
-
-// withStore runs fn on the store opened for reading; a data directory with
-// no store has no id in it.
-func (a *app) withStore(id string, fn func(*badgerstore.DB) error) error {
-	db, err := a.openStoreToRead()
-	if errors.Is(err, errNoData) {
-		return a.notFound(id)
-	}
-	if err != nil {
-		return err
-	}
-	err = fn(db)
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 func (a *app) lookupError(id string, err error) error {
@@ -98,7 +83,7 @@ Columns:
             (how long the execution waited on it at most); "-" otherwise
 The current attempt is shown; --attempt N shows an earlier one (an attempt
 that trapped is retried as a new one; its journal is kept).
-Reads the data directory only: it never runs anything.`,
+Reads the data directory (or the server) only: it never runs anything.`,
 			"reprise history 3f2a9c0d1e4b5a6978675645",
 			"reprise history --json 3f2a9c0d1e4b5a6978675645 | jq '.steps[] | select(.op == \"invoke\")'"),
 		Flags: []cli.Flag{
@@ -106,25 +91,28 @@ Reads the data directory only: it never runs anything.`,
 			&cli.UintFlag{Name: "attempt", Usage: "show the journal of attempt `N`", DefaultText: "the current attempt"},
 		},
 		OnUsageError: onUsageError,
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			args, err := argsN(c, "ID")
 			if err != nil {
 				return err
 			}
 			id := args[0]
-			return a.withStore(id, func(db *badgerstore.DB) error {
-				h, err := readHistory(c.Context, db, id, uint32(c.Uint("attempt")))
-				if err != nil {
-					if errors.Is(err, errNotExecution) {
-						return withCode(ExitUsage, fmt.Errorf("%s is a promise, not an execution: it has no journal (`reprise get %s` shows it)", id, id))
-					}
-					return a.lookupError(id, err)
+			r, err := a.openReader()
+			if err != nil {
+				return err
+			}
+			defer closeReader(r, &err)
+			h, err := readHistory(c.Context, r, id, uint32(c.Uint("attempt")))
+			if err != nil {
+				if errors.Is(err, errNotExecution) {
+					return withCode(ExitUsage, fmt.Errorf("%s is a promise, not an execution: it has no journal (`reprise get %s` shows it)", id, id))
 				}
-				if c.Bool("json") {
-					return a.writeJSON(h)
-				}
-				return a.printHistory(h)
-			})
+				return a.lookupError(id, err)
+			}
+			if c.Bool("json") {
+				return a.writeJSON(h)
+			}
+			return a.printHistory(h)
 		},
 	}
 }
@@ -154,12 +142,12 @@ type stepView struct {
 
 var errNotExecution = errors.New("not an execution")
 
-func readHistory(ctx context.Context, st store.Store, id string, attempt uint32) (historyView, error) {
-	p, err := st.GetPromise(ctx, id)
+func readHistory(ctx context.Context, st reader, id string, attempt uint32) (historyView, error) {
+	p, err := st.Promise(ctx, id)
 	if err != nil {
 		return historyView{}, err
 	}
-	e, err := st.GetExecution(ctx, id)
+	e, err := st.Execution(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return historyView{}, errNotExecution
 	}
@@ -172,7 +160,7 @@ func readHistory(ctx context.Context, st store.Store, id string, attempt uint32)
 	if attempt > e.Attempt {
 		return historyView{}, withCode(ExitUsage, fmt.Errorf("execution %s has %d attempt(s); --attempt %d does not exist", id, e.Attempt, attempt))
 	}
-	j, err := st.ReadJournal(ctx, id, attempt)
+	j, err := st.Journal(ctx, id, attempt)
 	if err != nil {
 		return historyView{}, fmt.Errorf("read journal: %w", err)
 	}
@@ -181,7 +169,7 @@ func readHistory(ctx context.Context, st store.Store, id string, attempt uint32)
 		s := stepView{Seq: en.Seq, Op: en.Op.String(), Child: en.Child, at: time.Unix(0, en.Time), duration: "-"}
 		s.Time = s.at.UTC().Format(jsonTime)
 		if en.Child != "" {
-			c, err := st.GetPromise(ctx, en.Child)
+			c, err := st.Promise(ctx, en.Child)
 			if err != nil {
 				return h, fmt.Errorf("read child %s: %w", en.Child, err)
 			}

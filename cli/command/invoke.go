@@ -60,18 +60,22 @@ continues it.`,
 				}
 				srcs = append(srcs, src)
 			}
-			ctx := c.Context
-			s, err := a.openHost(ctx)
+			opts, err := a.invokeOptions(c)
 			if err != nil {
 				return err
 			}
-			defer s.closeInto(&err)
+			ctx := c.Context
+			b, err := a.openBackend(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeReader(b, &err)
 			for _, src := range srcs {
-				if err := a.deployForRun(ctx, s, src); err != nil {
+				if err := a.deployForRun(ctx, b, src); err != nil {
 					return err
 				}
 			}
-			return a.invoke(ctx, s, srcs[0].name, input, invokeOptions(c), true)
+			return a.invoke(ctx, b, srcs[0].name, input, opts, true)
 		},
 	}
 }
@@ -91,7 +95,10 @@ work fires it).
 With --wait it waits for the result and prints it; on a terminal a status
 line shows the steps done, the children pending and what it waits for.
 Ctrl-C leaves the execution safe: `+"`reprise worker`"+` or the same command
-with the same --id continues it. The same --id twice runs it once.`,
+with the same --id continues it. The same --id twice runs it once.
+
+With --server, the server runs the execution: without --wait the command
+prints the id and returns once the execution started.`,
 			`reprise invoke approval --input '{"request":"deploy v2"}'`,
 			`reprise invoke sleep --input '{"ms":2000}' --id nap-1 --wait`),
 		Flags:        append(invokeFlags(), &cli.BoolFlag{Name: "wait", DisableDefaultText: true, Usage: "wait for the result and print it"}),
@@ -105,48 +112,63 @@ with the same --id continues it. The same --id twice runs it once.`,
 			if err != nil {
 				return err
 			}
-			s, err := a.openHost(c.Context)
+			opts, err := a.invokeOptions(c)
 			if err != nil {
 				return err
 			}
-			defer s.closeInto(&err)
-			return a.invoke(c.Context, s, args[0], input, invokeOptions(c), c.Bool("wait"))
+			b, err := a.openBackend(c.Context)
+			if err != nil {
+				return err
+			}
+			defer closeReader(b, &err)
+			return a.invoke(c.Context, b, args[0], input, opts, c.Bool("wait"))
 		},
 	}
 }
 
-func invokeOptions(c *cli.Context) host.InvokeOptions {
-	return host.InvokeOptions{ID: c.String("id"), Timeout: c.Duration("timeout")}
+func (a *app) invokeOptions(c *cli.Context) (host.InvokeOptions, error) {
+	opts := host.InvokeOptions{ID: c.String("id"), Timeout: c.Duration("timeout")}
+	if a.remote != nil && c.IsSet("timeout") {
+		return opts, errRemoteTimeout
+	}
+	return opts, nil
 }
 
 // deployForRun deploys src under its name unless that function's latest
 // version already is this module, so repeated runs add no versions.
-func (a *app) deployForRun(ctx context.Context, s *session, src source) error {
+func (a *app) deployForRun(ctx context.Context, b backend, src source) error {
 	wasm, err := a.load(ctx, src)
 	if err != nil {
 		return err
 	}
 	sum := sha256.Sum256(wasm)
-	if f, err := s.db.GetFunction(ctx, src.name); err == nil && f.Module == hex.EncodeToString(sum[:]) && f.Entry == abi.DefaultEntry {
+	f, err := b.Function(ctx, src.name)
+	switch {
+	case err == nil && f.Module == hex.EncodeToString(sum[:]) && f.Entry == abi.DefaultEntry:
 		return nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("look up function %s: %w", src.name, err)
 	}
-	_, err = a.deploy(ctx, s, src.name, src, wasm, "")
+	_, err = a.deploy(ctx, b, src.name, src, wasm, "")
 	return err
 }
 
 // invoke starts an execution and either waits for its outcome or drives it
 // as far as it goes.
-func (a *app) invoke(ctx context.Context, s *session, name string, input []byte, opts host.InvokeOptions, wait bool) error {
-	id, err := s.h.Invoke(ctx, name, input, opts)
+func (a *app) invoke(ctx context.Context, b backend, name string, input []byte, opts host.InvokeOptions, wait bool) error {
+	id, err := b.Invoke(ctx, name, input, opts)
 	if err != nil {
 		return a.invokeError(ctx, name, opts.ID, err)
 	}
 	safe := func() error {
+		if a.remote != nil {
+			return interrupted(fmt.Sprintf("interrupted; the execution %s carries on on the server: `reprise invoke %s --id %s --wait` waits for it again", id, name, id))
+		}
 		return interrupted(fmt.Sprintf("interrupted; the execution %s is safe: `reprise worker` or `reprise invoke %s --id %s --wait` continues it", id, name, id))
 	}
 	if !wait {
 		fmt.Fprintln(a.stdout, id)
-		if err := a.drive(ctx, s, id); err != nil {
+		if err := b.Drive(ctx, id); err != nil {
 			if ctx.Err() != nil {
 				return safe()
 			}
@@ -154,8 +176,8 @@ func (a *app) invoke(ctx context.Context, s *session, name string, input []byte,
 		}
 		return nil
 	}
-	stop := a.showProgress(ctx, s.h, id)
-	p, err := s.h.Await(ctx, id)
+	stop := a.showProgress(ctx, b, id)
+	p, err := b.Await(ctx, id)
 	stop()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -170,6 +192,8 @@ func (a *app) invokeError(ctx context.Context, name, id string, err error) error
 	switch {
 	case ctx.Err() != nil:
 		return interrupted("interrupted while starting the execution; `reprise ls --function " + name + "` shows whether it started")
+	case errors.Is(err, errRemoteTimeout):
+		return err
 	case errors.Is(err, host.ErrUnknownFunction):
 		return fmt.Errorf("%w (`reprise functions` lists the deployed ones)", err)
 	case errors.Is(err, store.ErrConflict):
@@ -202,12 +226,12 @@ func (a *app) outcome(p store.Promise) error {
 	return &exitError{code: ExitFailed, err: errRejected, msg: fmt.Sprintf("execution %s %s: %s", p.ID, how, msg)}
 }
 
-// drive runs the work this command started or woke as far as it can go
+// Drive runs the work this command started or woke as far as it can go
 // without the outside world, so the command can exit: until every execution
 // the host drives is finished or waits for an external promise or a timer.
 // host.WaitIdle does not count an execution waiting out the backoff before
-// a retry, so drive also waits while one of watch is in that state.
-func (a *app) drive(ctx context.Context, s *session, watch ...string) error {
+// a retry, so Drive also waits while one of watch is in that state.
+func (s *session) Drive(ctx context.Context, watch ...string) error {
 	for {
 		if err := s.h.WaitIdle(ctx); err != nil {
 			return err

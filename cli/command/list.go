@@ -3,7 +3,6 @@ package command
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -28,7 +27,7 @@ func (a *app) lsCommand() *cli.Command {
 		Description: commandHelp(`Lists executions and the promises they made (sleeps, promises settled from
 outside, HTTP requests), newest first: it shows the newest --limit of those
 matching the filters (20 by default; --limit 0 shows all). A child promise's
-id is <execution id>.<step>. Reads the data directory only.`,
+id is <execution id>.<step>. Reads the data directory (or the server) only.`,
 			"reprise ls",
 			"reprise ls --state pending",
 			"reprise ls --function approval --limit 100"),
@@ -39,7 +38,7 @@ id is <execution id>.<step>. Reads the data directory only.`,
 			&cli.BoolFlag{Name: "json", DisableDefaultText: true, Usage: "print a JSON array of promises (shaped as by reprise get, without \"execution\")"},
 		},
 		OnUsageError: onUsageError,
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			if _, err := argsN(c); err != nil {
 				return err
 			}
@@ -54,21 +53,14 @@ id is <execution id>.<step>. Reads the data directory only.`,
 			if f := c.String("function"); f != "" {
 				q.Tags = map[string]string{host.TagFunction: f}
 			}
-			var ps []store.Promise
-			truncated := false
-			db, err := a.openStoreToRead()
-			switch {
-			case errors.Is(err, errNoData):
-			case err != nil:
+			r, err := a.openReader()
+			if err != nil {
 				return err
-			default:
-				ps, truncated, err = searchAll(c.Context, db, q)
-				if cerr := db.Close(); err == nil {
-					err = cerr
-				}
-				if err != nil {
-					return err
-				}
+			}
+			defer closeReader(r, &err)
+			ps, truncated, err := searchAll(c.Context, r, q)
+			if err != nil {
+				return err
 			}
 			sort.Slice(ps, func(i, j int) bool {
 				if ps[i].CreatedOn != ps[j].CreatedOn {
@@ -110,11 +102,23 @@ id is <execution id>.<step>. Reads the data directory only.`,
 	}
 }
 
+// searcher lists promises a page at a time: a reader, or a store.
+type searcher interface {
+	Search(ctx context.Context, q store.Query) ([]store.Promise, string, error)
+}
+
+// storeSearcher is a store as a searcher.
+type storeSearcher struct{ store.Store }
+
+func (s storeSearcher) Search(ctx context.Context, q store.Query) ([]store.Promise, string, error) {
+	return s.SearchPromises(ctx, q)
+}
+
 // searchAll reads every promise matching q, page by page, up to lsScanMax.
-func searchAll(ctx context.Context, st store.Store, q store.Query) (ps []store.Promise, truncated bool, err error) {
+func searchAll(ctx context.Context, st searcher, q store.Query) (ps []store.Promise, truncated bool, err error) {
 	q.Limit = 100
 	for {
-		page, cursor, err := st.SearchPromises(ctx, q)
+		page, cursor, err := st.Search(ctx, q)
 		if err != nil {
 			return nil, false, fmt.Errorf("list promises: %w", err)
 		}

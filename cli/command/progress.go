@@ -18,7 +18,7 @@ const progressEvery = 200 * time.Millisecond
 // it, until the returned stop is called: a status line on a terminal (only
 // when stdout is one too, so a script capturing stdout sees nothing extra),
 // otherwise changes logged at debug level.
-func (a *app) showProgress(ctx context.Context, h *host.Host, id string) (stop func()) {
+func (a *app) showProgress(ctx context.Context, r reader, id string) (stop func()) {
 	tty := a.outTTY && a.stderr.tty
 	if !tty && !a.log.Enabled(ctx, slog.LevelDebug) {
 		return func() {}
@@ -27,7 +27,7 @@ func (a *app) showProgress(ctx context.Context, h *host.Host, id string) (stop f
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pr := &prober{h: h, settled: map[string]bool{}}
+		pr := &prober{r: r, settled: map[string]bool{}}
 		start := time.Now()
 		t := time.NewTicker(progressEvery)
 		defer t.Stop()
@@ -86,12 +86,12 @@ func (s status) String() string {
 // prober reads an execution's status, remembering which children settled
 // (a settled promise never changes) so each poll reads only pending ones.
 type prober struct {
-	h       *host.Host
+	r       reader
 	settled map[string]bool
 }
 
 func (p *prober) probe(ctx context.Context, id string) (status, error) {
-	j, err := p.h.Journal(ctx, id, 0)
+	j, err := p.r.Journal(ctx, id, 0)
 	if err != nil {
 		return status{}, err
 	}
@@ -104,7 +104,7 @@ func (p *prober) probe(ctx context.Context, id string) (status, error) {
 		if p.settled[e.Child] {
 			continue
 		}
-		c, err := p.h.Get(ctx, e.Child)
+		c, err := p.r.Promise(ctx, e.Child)
 		if err != nil {
 			return st, err
 		}

@@ -66,17 +66,17 @@ func (a *app) settleCommand(state store.State, name, usage, what, example string
 			if state == store.Rejected && value == nil {
 				value = []byte(`{"error":"rejected"}`)
 			}
-			s, err := a.openHost(c.Context)
+			b, err := a.openBackend(c.Context)
 			if err != nil {
 				return err
 			}
-			defer s.closeInto(&err)
-			p, err := a.settle(c.Context, s, id, state, value)
+			defer closeReader(b, &err)
+			p, err := a.settle(c.Context, b, id, state, value)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, p.ID, p.State)
-			if err := a.drive(c.Context, s, awaiter(id)...); err != nil {
+			if err := b.Drive(c.Context, awaiter(id)...); err != nil {
 				if c.Context.Err() != nil {
 					return interrupted(fmt.Sprintf("interrupted; %s is %s and what awaits it is safe: `reprise worker` continues it", id, p.State))
 				}
@@ -90,25 +90,23 @@ func (a *app) settleCommand(state store.State, name, usage, what, example string
 // settle settles promise id. The idempotency key is derived from the
 // outcome, so repeating a command is a no-op while settling it otherwise
 // is refused.
-func (a *app) settle(ctx context.Context, s *session, id string, state store.State, value []byte) (store.Promise, error) {
+func (a *app) settle(ctx context.Context, b backend, id string, state store.State, value []byte) (store.Promise, error) {
 	var p store.Promise
 	var err error
 	if state == store.RejectedCanceled {
-		p, err = s.h.Cancel(ctx, id)
+		p, err = b.Cancel(ctx, id)
 	} else {
 		sum := sha256.Sum256(append([]byte{byte(state)}, value...))
-		var res store.SettleResult
-		res, err = s.h.Settle(ctx, store.Settle{ID: id, State: state, Value: store.Value{Data: value},
+		p, err = b.Settle(ctx, store.Settle{ID: id, State: state, Value: store.Value{Data: value},
 			IdempotencyKey: "cli:" + hex.EncodeToString(sum[:16])})
-		p = res.Promise
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return p, &exitError{code: ExitNotFound, err: err, msg: fmt.Sprintf(
-			"no promise with id %q in data directory %s: check the id (`reprise ls --state pending` lists pending ones) or --data", id, a.dataDir)}
+			"no promise with id %q %s: check the id (`reprise ls --state pending` lists pending ones) or %s", id, a.where(), a.whereFlag())}
 	case errors.Is(err, store.ErrForbidden):
 		cur := "settled"
-		if got, gerr := s.h.Get(ctx, id); gerr == nil {
+		if got, gerr := b.Promise(ctx, id); gerr == nil {
 			cur = got.State.String()
 		}
 		verb := map[store.State]string{store.Resolved: "resolved", store.Rejected: "rejected", store.RejectedCanceled: "canceled"}[state]

@@ -101,7 +101,7 @@ func untilIdle(ctx context.Context, s *session) error {
 
 // nextSleep is the earliest deadline of a pending durable sleep, 0 if none.
 func nextSleep(ctx context.Context, st store.Store) (int64, error) {
-	ps, _, err := searchAll(ctx, st, store.Query{States: []store.State{store.Pending}, Tags: map[string]string{host.TagKind: "sleep"}})
+	ps, _, err := searchAll(ctx, storeSearcher{st}, store.Query{States: []store.State{store.Pending}, Tags: map[string]string{host.TagKind: "sleep"}})
 	if err != nil {
 		return 0, err
 	}
@@ -117,7 +117,7 @@ func nextSleep(ctx context.Context, st store.Store) (int64, error) {
 // anyRetryPending reports whether some pending execution waits out the
 // backoff before its next attempt.
 func anyRetryPending(ctx context.Context, st store.Store) (bool, error) {
-	ps, _, err := searchAll(ctx, st, store.Query{States: []store.State{store.Pending}})
+	ps, _, err := searchAll(ctx, storeSearcher{st}, store.Query{States: []store.State{store.Pending}})
 	if err != nil {
 		return false, err
 	}

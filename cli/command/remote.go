@@ -1,0 +1,296 @@
+package command
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/reprise-wasm/reprise/client"
+	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// remote is the backend of --server: a running `reprise serve`, over its
+// HTTP API. It maps the API's answers back to the store's types and
+// sentinel errors, so the commands print and exit the same as on a data
+// directory.
+type remote struct {
+	c        *client.Client
+	hasToken bool
+}
+
+func newRemote(url, token string) (*remote, error) {
+	c, err := client.New(url, client.Options{Token: token, UserAgent: "reprise-cli"})
+	if err != nil {
+		return nil, usageErrorf("--server: %v", err)
+	}
+	return &remote{c: c, hasToken: token != ""}, nil
+}
+
+// remoteError is a refusal by the server carrying the sentinel the local
+// host or store would have returned, so commands branch on it unchanged.
+type remoteError struct {
+	sentinel error
+	err      *client.Error
+}
+
+func (e *remoteError) Error() string   { return e.err.Message }
+func (e *remoteError) Unwrap() []error { return []error{e.sentinel, e.err} }
+
+// tokenHelp says how to fix a refused token; the token itself is never shown.
+const tokenHelp = "set --token or REPRISE_TOKEN to a token from `reprise tenant create`"
+
+// fail maps an error of the client to the command's error. notFound is the
+// sentinel a 404 stands for here (store.ErrNotFound, or
+// host.ErrUnknownFunction for an invoke).
+func (r *remote) fail(ctx context.Context, err error, notFound error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		if ctx.Err() != nil {
+			return interrupted("interrupted; whatever the server accepted carries on there (`reprise ls` shows it)")
+		}
+		return &exitError{code: ExitFailed, err: err, msg: fmt.Sprintf(
+			"cannot reach the server at %s (%v): is `reprise serve` running there? Check --server or REPRISE_SERVER", r.c.URL(), err)}
+	}
+	sentinel := store.ErrInvalid // any other 4xx: the request was wrong
+	switch ce.Status {
+	case http.StatusUnauthorized:
+		msg := "the server refused the token: " + tokenHelp
+		if !r.hasToken {
+			msg = "the server refused the token (none was given): " + tokenHelp
+		}
+		return &exitError{code: ExitFailed, err: ce, msg: msg}
+	case http.StatusTooManyRequests:
+		return &exitError{code: ExitFailed, err: ce, msg: fmt.Sprintf(
+			"the server at %s refused the request, a limit is reached: %s; try again later", r.c.URL(), ce.Message)}
+	case http.StatusNotFound:
+		sentinel = notFound
+	case http.StatusForbidden:
+		sentinel = store.ErrForbidden
+	case http.StatusConflict:
+		sentinel = store.ErrConflict
+	case http.StatusRequestEntityTooLarge:
+		sentinel = host.ErrTooLarge
+	case http.StatusBadRequest:
+		switch ce.Code {
+		case 40001:
+			sentinel = host.ErrBadName
+		case 40002:
+			sentinel = host.ErrInvalidModule
+		}
+	default:
+		if ce.Status >= 500 || ce.Status < 400 {
+			return &exitError{code: ExitFailed, err: ce, msg: fmt.Sprintf("the server at %s failed: %s", r.c.URL(), ce)}
+		}
+	}
+	return &remoteError{sentinel: sentinel, err: ce}
+}
+
+func (r *remote) Function(ctx context.Context, name string) (store.Function, error) {
+	f, err := r.c.Function(ctx, name)
+	return storeFunction(f), r.fail(ctx, err, store.ErrNotFound)
+}
+
+func (r *remote) Functions(ctx context.Context) ([]store.Function, error) {
+	fs, err := r.c.Functions(ctx)
+	out := make([]store.Function, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, storeFunction(f))
+	}
+	return out, r.fail(ctx, err, store.ErrNotFound)
+}
+
+func (r *remote) Promise(ctx context.Context, id string) (store.Promise, error) {
+	p, err := r.c.Promise(ctx, id)
+	if err != nil {
+		return store.Promise{}, r.fail(ctx, err, store.ErrNotFound)
+	}
+	return storePromise(p)
+}
+
+func (r *remote) Execution(ctx context.Context, id string) (store.Execution, error) {
+	e, err := r.c.Execution(ctx, id)
+	if err != nil {
+		return store.Execution{}, r.fail(ctx, err, store.ErrNotFound)
+	}
+	x := e.Execution
+	return store.Execution{ID: x.ID, Function: x.Function, Module: x.Module, Entry: x.Entry, Parent: x.Parent,
+		Attempt: x.Attempt, AttemptStart: x.AttemptStart * 1e6, LastError: x.LastError}, nil
+}
+
+func (r *remote) Journal(ctx context.Context, id string, attempt uint32) ([]store.Entry, error) {
+	es, err := r.c.History(ctx, id, attempt)
+	if err != nil {
+		return nil, r.fail(ctx, err, store.ErrNotFound)
+	}
+	out := make([]store.Entry, 0, len(es))
+	for _, e := range es {
+		en := store.Entry{Seq: e.Seq, Op: parseOp(e.Op), Child: e.Child, Outcome: e.Outcome, Time: e.Time * 1e6}
+		hex.Decode(en.Digest[:], []byte(e.Digest)) // shown nowhere; a short or odd digest is harmless
+		out = append(out, en)
+	}
+	return out, nil
+}
+
+// parseOp reads an op's name as the API spells it (store.Op's String).
+func parseOp(name string) store.Op {
+	for o := store.Op(1); o < 64; o++ {
+		if o.String() == name {
+			return o
+		}
+	}
+	return 0
+}
+
+// Search maps q to GET /v1/promises. The API filters by pending, resolved
+// or rejected (all three rejected states), so a narrower set of states is
+// filtered here: such a page may hold fewer than q.Limit, which callers
+// that follow the cursor do not mind.
+func (r *remote) Search(ctx context.Context, q store.Query) ([]store.Promise, string, error) {
+	cq := client.Query{ID: q.IDGlob, Tags: q.Tags, Limit: q.Limit, Cursor: q.Cursor}
+	switch {
+	case len(q.States) == 0:
+	case allIn(q.States, store.Pending):
+		cq.State = "pending"
+	case allIn(q.States, store.Resolved):
+		cq.State = "resolved"
+	case allIn(q.States, store.Rejected, store.RejectedCanceled, store.RejectedTimedout):
+		cq.State = "rejected"
+	}
+	ps, cursor, err := r.c.Promises(ctx, cq)
+	if err != nil {
+		return nil, "", r.fail(ctx, err, store.ErrNotFound)
+	}
+	out := make([]store.Promise, 0, len(ps))
+	for _, p := range ps {
+		sp, err := storePromise(p)
+		if err != nil {
+			return nil, "", err
+		}
+		if len(q.States) == 0 || slices.Contains(q.States, sp.State) {
+			out = append(out, sp)
+		}
+	}
+	return out, cursor, nil
+}
+
+func allIn(states []store.State, in ...store.State) bool {
+	for _, s := range states {
+		if !slices.Contains(in, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *remote) Deploy(ctx context.Context, name string, wasm []byte, entry string) (store.Function, error) {
+	f, err := r.c.Deploy(ctx, name, wasm, entry)
+	return storeFunction(f), r.fail(ctx, err, store.ErrNotFound)
+}
+
+// Invoke starts an execution on the server. The id is chosen here when
+// none is given (as the host would), so a waiting command knows it even
+// if the request's answer is lost.
+func (r *remote) Invoke(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (string, error) {
+	if opts.Timeout > 0 {
+		// Refused before this point by the commands; kept so no caller
+		// silently drops it.
+		return "", errRemoteTimeout
+	}
+	id := opts.ID
+	if id == "" {
+		var b [12]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	inv, err := r.c.Invoke(ctx, name, input, client.InvokeOptions{ID: id})
+	if err != nil {
+		return "", r.fail(ctx, err, host.ErrUnknownFunction)
+	}
+	return inv.ID, nil
+}
+
+// errRemoteTimeout refuses --timeout with --server.
+var errRemoteTimeout = usageErrorf("--timeout cannot be used with --server: the server's invoke API takes no timeout yet; leave it out, or run the command on the data directory")
+
+// Await polls the execution until it settles: the API has no route that
+// waits for an existing execution, so it reads it at growing intervals
+// (10 ms, doubling, at most 500 ms).
+func (r *remote) Await(ctx context.Context, id string) (store.Promise, error) {
+	wait := 10 * time.Millisecond
+	for {
+		e, err := r.c.Execution(ctx, id)
+		if err != nil {
+			return store.Promise{}, r.fail(ctx, err, store.ErrNotFound)
+		}
+		if e.Promise.State != client.Pending {
+			return storePromise(e.Promise)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return store.Promise{}, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+func (r *remote) Settle(ctx context.Context, s store.Settle) (store.Promise, error) {
+	p, _, err := r.c.Settle(ctx, s.ID, client.Settle{State: s.State.String(),
+		Value: client.Value{Headers: s.Value.Headers, Data: s.Value.Data}, IdempotencyKey: s.IdempotencyKey, Strict: s.Strict})
+	if err != nil {
+		return store.Promise{}, r.fail(ctx, err, store.ErrNotFound)
+	}
+	return storePromise(p)
+}
+
+// Cancel cancels an execution through its cancel route; an id that is no
+// execution is settled as a promise, canceled, with the value the host
+// gives a canceled execution.
+func (r *remote) Cancel(ctx context.Context, id string) (store.Promise, error) {
+	p, err := r.c.Cancel(ctx, id)
+	if client.IsNotFound(err) {
+		p, _, err = r.c.Settle(ctx, id, client.Settle{State: client.RejectedCanceled,
+			Value: client.Value{Data: []byte(`{"error":"canceled"}`)}})
+	}
+	if err != nil {
+		return store.Promise{}, r.fail(ctx, err, store.ErrNotFound)
+	}
+	return storePromise(p)
+}
+
+// Drive has nothing to do: the server runs executions itself.
+func (r *remote) Drive(context.Context, ...string) error { return nil }
+
+func (r *remote) Close() error { return nil }
+
+var _ backend = (*remote)(nil)
+
+func storeFunction(f client.Function) store.Function {
+	return store.Function{Name: f.Name, Version: f.Version, Module: f.Module, Entry: f.Entry, CreatedOn: f.CreatedOn}
+}
+
+func storePromise(p client.Promise) (store.Promise, error) {
+	st, err := store.ParseState(p.State)
+	if err != nil {
+		return store.Promise{}, fmt.Errorf("the server answered promise %s: %w", p.ID, err)
+	}
+	return store.Promise{ID: p.ID, State: st,
+		Param:   store.Value{Headers: p.Param.Headers, Data: p.Param.Data},
+		Value:   store.Value{Headers: p.Value.Headers, Data: p.Value.Data},
+		Timeout: p.Timeout, Tags: p.Tags,
+		IdempotencyKeyForCreate:   p.IdempotencyKeyForCreate,
+		IdempotencyKeyForComplete: p.IdempotencyKeyForComplete,
+		CreatedOn:                 p.CreatedOn, CompletedOn: p.CompletedOn,
+	}, nil
+}
