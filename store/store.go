@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 )
 
 // State is a durable promise's state.
@@ -246,6 +248,82 @@ type Query struct {
 	Cursor string
 }
 
+// Stats are a store's figures for monitoring. Reading them scans nothing:
+// the store keeps them as it goes.
+type Stats struct {
+	// Executions counts executions by the stored state of their promise,
+	// indexed by State (Executions[Resolved] is the resolved ones). They are
+	// exact and durable: kept in the same transactions that start executions
+	// and settle their promises. A pending promise past its timeout counts as
+	// pending until its timeout is written (by Timeouts, or by a settle that
+	// finds it timed out); reads show it timed out before that.
+	Executions [RejectedTimedout + 1]uint64
+	// JournalBytes is the size of all journals written, keys and values, since
+	// the store was created (durable). Journals are never deleted, so it is
+	// what they occupy before the storage engine's own overhead.
+	JournalBytes uint64
+	// Operations counts the store operations run since the store was opened,
+	// reads included.
+	Operations uint64
+	// Syncs is the latency of the store's durable commits (each one fsync for
+	// a group of operations) since the store was opened; Syncs.Count is the
+	// number of those commits, so Operations / Syncs.Count is how many
+	// operations share a sync on average.
+	Syncs Histogram
+}
+
+// Histogram is a snapshot of durations counted in buckets.
+type Histogram struct {
+	// Bounds are the buckets' upper bounds (inclusive), ascending. Counts has
+	// one more element than Bounds: Counts[i] is the observations in
+	// (Bounds[i-1], Bounds[i]], the last those above every bound. Counts are
+	// per bucket, not cumulative.
+	Bounds []time.Duration
+	Counts []uint64
+	Count  uint64        // all observations
+	Sum    time.Duration // of all observations
+}
+
+// LatencyBounds are the bucket bounds of Latencies: from the cost of an
+// fsync to a step that nearly reaches the default step time limit.
+var LatencyBounds = [...]time.Duration{
+	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+}
+
+// Latencies counts durations in the buckets of LatencyBounds. Observe is
+// lock-free and allocation-free, so it can sit on hot paths; Snapshot may run
+// concurrently with it (a snapshot taken during an Observe may count that
+// observation in Count but not yet in its bucket). The zero value is ready.
+type Latencies struct {
+	counts [len(LatencyBounds) + 1]atomic.Uint64
+	count  atomic.Uint64
+	sum    atomic.Int64
+}
+
+// Observe counts d.
+func (l *Latencies) Observe(d time.Duration) {
+	i := 0
+	for i < len(LatencyBounds) && d > LatencyBounds[i] {
+		i++
+	}
+	l.counts[i].Add(1)
+	l.count.Add(1)
+	l.sum.Add(int64(d))
+}
+
+// Snapshot returns the counts so far.
+func (l *Latencies) Snapshot() Histogram {
+	h := Histogram{Bounds: append([]time.Duration(nil), LatencyBounds[:]...), Counts: make([]uint64, len(l.counts))}
+	for i := range l.counts {
+		h.Counts[i] = l.counts[i].Load()
+	}
+	h.Count, h.Sum = l.count.Load(), time.Duration(l.sum.Load())
+	return h
+}
+
 // Sentinel errors. Wrapped errors carry details; test with errors.Is.
 var (
 	ErrNotFound  = errors.New("not found")
@@ -309,6 +387,10 @@ type Store interface {
 	// versions and modules stay, so executions pinned to them still replay;
 	// deploying the name again continues its version numbers.
 	DeleteFunction(ctx context.Context, name string) error
+
+	// Stats returns the store's figures (see Stats). It is cheap enough to
+	// call on every metrics scrape.
+	Stats(ctx context.Context) (Stats, error)
 
 	Close() error
 }

@@ -31,6 +31,8 @@ func TestMain(m *testing.M) {
 		os.Exit(crashChild(os.Getenv(envDir)))
 	case "lock":
 		os.Exit(lockChild(os.Getenv(envDir)))
+	case "counters":
+		os.Exit(countersChild(os.Getenv(envDir)))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode")
 		os.Exit(2)

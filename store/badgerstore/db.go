@@ -64,6 +64,8 @@ type DB struct {
 	signal  chan struct{} // cap 1: "the queue is not empty or we are closing"
 	exited  chan struct{} // closed when the committer returns
 
+	stats stats
+
 	// failed is set by the committer when a commit or sync fails: Badger's
 	// state on disk is then unknown, so every later operation fails with it.
 	failed error
@@ -112,6 +114,10 @@ func Open(dir string, opts Options) (*DB, error) {
 		log:    log,
 		signal: make(chan struct{}, 1),
 		exited: make(chan struct{}),
+	}
+	if err := d.loadCounters(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	n, err := d.voidLeases()
 	if err != nil {
@@ -214,7 +220,7 @@ func (d *DB) wake() {
 func (d *DB) commitLoop() {
 	defer close(d.exited)
 	var ops []*op
-	b := &batch{db: d.bdb}
+	b := &batch{db: d.bdb, stats: &d.stats}
 	t := &tx{log: d.log, index: make(map[string]int)}
 	for range d.signal {
 		for {
@@ -238,6 +244,7 @@ func (d *DB) commitLoop() {
 // commits and releases the callers.
 func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
 	b.begin()
+	d.stats.ops.Add(uint64(len(ops)))
 	for _, o := range ops {
 		if !o.state.CompareAndSwap(opQueued, opRunning) {
 			continue // its caller gave up waiting

@@ -42,6 +42,7 @@ func (t *tx) start(s store.Start, owner string, leaseUntil int64) (store.Promise
 		e.Attempt = 1
 	}
 	t.set(key(kindExec, e.ID), encodeExecution(&e))
+	t.delta.execs[store.Pending]++ // as stored, even when already past its timeout
 	task := t.newTask(e.ID, owner, leaseUntil)
 	if owner == "" {
 		return p, true, nil, nil
@@ -118,7 +119,9 @@ func (t *tx) appendEntries(exec string, attempt uint32, owner string, entries []
 	for i := range entries {
 		v = appendChunkEntry(v, &entries[i])
 	}
-	t.set(journalKey(exec, attempt, entries[0].Seq), v)
+	k := journalKey(exec, attempt, entries[0].Seq)
+	t.set(k, v)
+	t.delta.journal += int64(len(k) + len(v))
 	return nil
 }
 

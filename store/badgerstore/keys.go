@@ -24,6 +24,7 @@ const (
 	kindModule   = 'm' // m hash                   → wasm bytes
 	kindVersion  = 'v' // v len name version       → function version
 	kindFunction = 'f' // f name                   → latest version of a function
+	kindCounters = 's' // s                        → counters (see stats.go)
 )
 
 // maxKey stays under Badger's 65,000-byte key limit with room for our prefixes;

@@ -279,6 +279,7 @@ func (t *tx) completed(p *store.Promise, owner string, leaseUntil int64) ([]stor
 	if err != nil || !isExec {
 		return claimed, err
 	}
+	t.delta.execSettled(p.State)
 	if err := t.unregister(p.ID, ""); err != nil {
 		return nil, err
 	}

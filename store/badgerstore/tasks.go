@@ -373,7 +373,7 @@ func (d *DB) Timeouts(ctx context.Context, now int64, max int, owner string, lea
 // transaction.
 func (d *DB) voidLeases() (int, error) {
 	const round = 2000
-	b := &batch{db: d.bdb}
+	b := &batch{db: d.bdb, stats: &d.stats}
 	t := &tx{log: d.log, index: make(map[string]int)}
 	total := 0
 	for {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -35,14 +36,15 @@ type tx struct {
 	writes []write
 	index  map[string]int // key → position in writes
 	bytes  int
-	err    error // an invalid write; fails the operation
+	err    error    // an invalid write; fails the operation
+	delta  counters // what the operation changes of the counters
 }
 
 func (t *tx) reset(txn *badger.Txn, now int64) {
 	clear(t.writes) // drop references for the GC
 	t.writes = t.writes[:0]
 	clear(t.index)
-	t.txn, t.now, t.bytes, t.err = txn, now, 0, nil
+	t.txn, t.now, t.bytes, t.err, t.delta = txn, now, 0, nil, counters{}
 }
 
 // get calls fn with the value of key, if present. The value is valid only
@@ -124,12 +126,14 @@ func (t *tx) scan(prefix, start []byte, fn func(item *badger.Item) (more bool, e
 
 // batch owns the committer's Badger transaction.
 type batch struct {
-	db  *badger.DB
-	txn *badger.Txn
+	db    *badger.DB
+	stats *stats
+	txn   *badger.Txn
 	// applied are the writes in txn, in order, to rebuild it should applying
 	// an operation fail halfway.
 	applied []write
 	bytes   int
+	delta   counters // of the operations in txn, written with it
 }
 
 func (b *batch) begin() { b.txn = b.db.NewTransaction(true) }
@@ -165,6 +169,7 @@ func (b *batch) apply(t *tx) (opErr, fatal error) {
 	}
 	b.applied = append(b.applied, t.writes...)
 	b.bytes += t.bytes
+	b.delta.add(&t.delta)
 	return nil, nil
 }
 
@@ -200,12 +205,30 @@ func (b *batch) commit() error {
 	return err
 }
 
-// finish commits (and syncs) the current transaction.
+// finish commits (and syncs) the current transaction, with the counters
+// when its operations changed them.
 func (b *batch) finish() error {
-	err := b.txn.Commit()
-	b.forget()
-	if err != nil {
+	defer b.forget()
+	if len(b.applied) == 0 {
+		b.txn.Discard() // nothing to write: no commit, no sync
+		return nil
+	}
+	next := b.stats.counts
+	if !b.delta.isZero() {
+		next.add(&b.delta)
+		if err := b.txn.Set(countersKey, encodeCounters(&next)); err != nil {
+			b.txn.Discard()
+			return fmt.Errorf("commit: write counters: %w", err)
+		}
+	}
+	start := time.Now()
+	if err := b.txn.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	b.stats.syncs.Observe(time.Since(start))
+	if !b.delta.isZero() {
+		b.stats.counts = next
+		b.stats.pub.store(&next)
 	}
 	return nil
 }
@@ -217,5 +240,5 @@ func (b *batch) discard() {
 
 func (b *batch) forget() {
 	clear(b.applied) // drop references for the GC
-	b.applied, b.bytes = b.applied[:0], 0
+	b.applied, b.bytes, b.delta = b.applied[:0], 0, counters{}
 }
