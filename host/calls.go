@@ -197,6 +197,11 @@ func callPromise(ctx context.Context, mem engine.Memory, stack []uint64) {
 
 func callHTTP(ctx context.Context, mem engine.Memory, stack []uint64) {
 	r := runOf(ctx)
+	r.http(mem, stack)
+	r.stepResume()
+}
+
+func (r *run) http(mem engine.Memory, stack []uint64) {
 	req, code := r.readIn(mem, uint32(stack[0]), uint32(stack[1]), r.h.cfg.MaxPayload+64<<10)
 	if code != 0 {
 		ret(stack, code)
@@ -220,6 +225,7 @@ func callHTTP(ctx context.Context, mem engine.Memory, stack []uint64) {
 		ret(stack, int32(seq))
 		return
 	}
+	r.stepEnd()
 	if p, err := r.h.store.GetPromise(r.ctx, hd.id); err == nil {
 		// An earlier attempt made this request: its outcome, if any, is
 		// kept; a request it left without one follows the recovery rules.
@@ -251,6 +257,7 @@ func callAwait(ctx context.Context, mem engine.Memory, stack []uint64) {
 	}
 	r.awaitAny([]*handle{hd})
 	r.resetStep()
+	r.stepResume()
 	ret(stack, r.settledState(hd))
 }
 
@@ -290,6 +297,7 @@ func callAwaitAny(ctx context.Context, mem engine.Memory, stack []uint64) {
 	}
 	r.settledState(hs[winner])
 	r.resetStep()
+	r.stepResume()
 	ret(stack, int32(winner))
 }
 

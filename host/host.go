@@ -57,6 +57,8 @@ type Host struct {
 	watchers map[string]map[*watcher]struct{} // promise id → waiting parties
 	parked   parkList
 	inflight map[string]bool // http promise ids whose request this process is sending
+
+	stats hostStats
 }
 
 // active is an execution being driven by a goroutine of this host.

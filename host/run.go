@@ -44,6 +44,7 @@ type run struct {
 	sys        *sandbox
 	slot       bool         // holds a running slot
 	guestSince atomic.Int64 // Unix ns the guest started running, 0 while it waits
+	stepAt     time.Time    // when the guest's current step began (Stats.Steps); zero while it waits
 	evict      chan struct{}
 	parkElem   *list.Element // guarded by h.mu
 
@@ -200,7 +201,9 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 func (r *run) call() error {
 	defer r.inst.inst.Close(context.Background()) // never reused: state must not leak
 	r.guestSince.Store(time.Now().UnixNano())
+	r.stepBegin()
 	err := r.inst.inst.Call(r.ctx, r.exec.Entry)
+	r.stepEnd()
 	r.guestSince.Store(0)
 	return err
 }
@@ -369,6 +372,9 @@ func (r *run) fail(msg, stack string) {
 func (r *run) finish(state store.State, value []byte, c store.Commit) {
 	c.Settle = &store.Settle{ID: r.exec.ID, State: state, Value: store.Value{Data: value}, IdempotencyKey: "reprise:result"}
 	res, err := r.h.store.Commit(r.h.ctx, c, r.h.owner, r.h.leaseUntil())
+	if err == nil && res.Settled != nil && int(res.Settled.State) < len(r.h.stats.finished) {
+		r.h.stats.finished[res.Settled.State].Add(1)
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, store.ErrForbidden), errors.Is(err, store.ErrNotOwner):
@@ -455,6 +461,7 @@ func (r *run) recordAt(seq uint32, op store.Op, d [16]byte, child string, outcom
 	r.pending.Entries = append(r.pending.Entries, store.Entry{Seq: seq, Op: op, Digest: d, Child: child, Outcome: outcome, Time: now})
 	if len(r.pending.Entries) >= flushEvery {
 		r.flush()
+		r.stepResume()
 	}
 }
 
@@ -472,6 +479,7 @@ func (r *run) flush() {
 		r.sendHTTP()
 		return
 	}
+	r.stepEnd()
 	res, err := r.h.store.Commit(r.ctx, r.pending, r.h.owner, r.h.leaseUntil())
 	r.resetStep()
 	if err != nil {
@@ -558,6 +566,7 @@ func (r *run) check(hd *handle) bool {
 	if hd.settled {
 		return true
 	}
+	r.stepEnd()
 	p, err := r.h.store.GetPromise(r.ctx, hd.id)
 	r.resetStep()
 	if err != nil {
@@ -617,6 +626,7 @@ func (r *run) block(w *watcher, hs []*handle) {
 		r.suspend(w.ids)
 		return
 	}
+	r.stepEnd()
 	r.guestSince.Store(0)
 	r.h.release()
 	r.slot = false
@@ -649,6 +659,7 @@ func (r *run) block(w *watcher, hs []*handle) {
 // suspend parks the execution in the store and unwinds the guest, unless an
 // awaited promise settled meanwhile: then it returns and the guest goes on.
 func (r *run) suspend(ids []string) {
+	r.stepEnd()
 	resumable, err := r.h.store.Suspend(r.ctx, store.Suspend{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: r.pending.Entries, Awaiting: ids}, r.h.owner)
 	if err != nil {
 		fail(err)
