@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,22 +20,54 @@ import (
 // These tests run the real `reprise serve` binary as a subprocess and drive
 // it with plain HTTP, as a user would.
 
-// buildE2E builds the reprise binary and the Go example guests into dir.
-func buildE2E(t *testing.T, dir string, guests ...string) {
+// e2eGuests are the example guests the end-to-end tests deploy.
+var e2eGuests = []string{"square", "approval", "sleep"}
+
+var e2eBuild struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// buildE2E builds the reprise binary and the e2eGuests once per test
+// binary and returns their directory.
+func buildE2E(t *testing.T) string {
 	t.Helper()
-	run := func(env []string, args ...string) {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	e2eBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "reprise-e2e-")
+		if err != nil {
+			e2eBuild.err = err
+			return
 		}
+		run := func(env []string, args ...string) error {
+			cmd := exec.Command("go", args...)
+			cmd.Dir = ".."
+			cmd.Env = append(os.Environ(), env...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			return nil
+		}
+		e2eBuild.dir, e2eBuild.err = dir, run(nil, "build", "-o", filepath.Join(dir, "reprise"), "./cli/reprise")
+		for _, g := range e2eGuests {
+			if e2eBuild.err == nil {
+				e2eBuild.err = run([]string{"GOOS=wasip1", "GOARCH=wasm"}, "build", "-buildmode=c-shared", "-trimpath",
+					"-o", filepath.Join(dir, g+".wasm"), "./examples/wasm/"+g)
+			}
+		}
+	})
+	if e2eBuild.err != nil {
+		t.Fatal(e2eBuild.err)
 	}
-	run(nil, "build", "-o", filepath.Join(dir, "reprise"), "./cli/reprise")
-	for _, g := range guests {
-		run([]string{"GOOS=wasip1", "GOARCH=wasm"}, "build", "-buildmode=c-shared", "-trimpath",
-			"-o", filepath.Join(dir, g+".wasm"), "./examples/wasm/"+g)
+	return e2eBuild.dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e2eBuild.dir != "" {
+		os.RemoveAll(e2eBuild.dir)
 	}
+	os.Exit(code)
 }
 
 // proc is a running `reprise serve`.
@@ -44,11 +77,12 @@ type proc struct {
 	stderr *bytes.Buffer
 }
 
-// startServe starts `reprise serve` on data and waits until it is ready.
-// The process is killed when owner (t or a parent test) ends.
-func startServe(t, owner *testing.T, bin, data string) *proc {
+// startServe starts `reprise serve` on data with the extra flags and waits
+// until it is ready. The process is killed when owner (t or a parent test)
+// ends.
+func startServe(t, owner *testing.T, bin, data string, flags ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, "--data", data, "serve", "--addr", "127.0.0.1:0", "--no-auth")
+	cmd := exec.Command(bin, append([]string{"--data", data, "serve", "--addr", "127.0.0.1:0"}, flags...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -89,22 +123,32 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	}
 }
 
-func deploy(t *testing.T, base, name, file string) {
+func deploy(t *testing.T, base, name, file string, header ...map[string]string) {
 	t.Helper()
 	wasm, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := do(t, base, call{"PUT", "/v1/functions/" + name, map[string]string{"Content-Type": "application/wasm"}, string(wasm)})
+	h := map[string]string{"Content-Type": "application/wasm"}
+	for _, m := range header {
+		for k, v := range m {
+			h[k] = v
+		}
+	}
+	a := do(t, base, call{"PUT", "/v1/functions/" + name, h, string(wasm)})
 	if a.status != 201 {
 		t.Fatalf("deploy %s: %d %s", name, a.status, a.body)
 	}
 }
 
 // execState reads an execution's promise state and value.
-func execState(t *testing.T, base, id string) (state string, value []byte) {
+func execState(t *testing.T, base, id string, header ...map[string]string) (state string, value []byte) {
 	t.Helper()
-	a := do(t, base, call{"GET", "/v1/executions/" + id, nil, ""})
+	var h map[string]string
+	if len(header) > 0 {
+		h = header[0]
+	}
+	a := do(t, base, call{"GET", "/v1/executions/" + id, h, ""})
 	if a.status != 200 {
 		t.Fatalf("GET execution %s: %d %s", id, a.status, a.body)
 	}
@@ -121,11 +165,10 @@ func TestE2E(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the reprise binary")
 	}
-	dir := t.TempDir()
-	buildE2E(t, dir, "square", "approval", "sleep")
-	bin, data := filepath.Join(dir, "reprise"), filepath.Join(dir, "data")
+	dir := buildE2E(t)
+	bin, data := filepath.Join(dir, "reprise"), filepath.Join(t.TempDir(), "data")
 	top := t
-	srv := startServe(t, top, bin, data)
+	srv := startServe(t, top, bin, data, "--no-auth")
 	base := srv.url
 	healthy := func() {
 		t.Helper()
@@ -250,7 +293,7 @@ func TestE2E(t *testing.T) {
 		srv.cmd.Process.Signal(syscall.SIGKILL)
 		srv.cmd.Wait()
 
-		srv = startServe(t, top, bin, data)
+		srv = startServe(t, top, bin, data, "--no-auth")
 		base = srv.url
 		waitFor(t, 20*time.Second, "the sleep to finish after restart", func() bool { s, _ := execState(t, base, "nap"); return s == "RESOLVED" })
 		_, v := execState(t, base, "nap")
@@ -269,7 +312,7 @@ func TestE2E(t *testing.T) {
 		if err := srv.cmd.Wait(); err != nil {
 			t.Fatalf("exit: %v; stderr:\n%s", err, srv.stderr)
 		}
-		srv = startServe(t, top, bin, data)
+		srv = startServe(t, top, bin, data, "--no-auth")
 		if s, _ := execState(t, srv.url, "approve-3"); s != "PENDING" {
 			t.Fatalf("approve-3 after restart: %s", s)
 		}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// reprise runs the CLI binary and returns its stdout, failing on an error.
+func reprise(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("reprise %s: %v\n%s", strings.Join(args, " "), err, stderr)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestE2EWithTenants runs `reprise serve` with authentication: tenants made
+// by `reprise tenant`, isolation between them, a kill -9 mid-execution
+// whose work the restarted server finishes, token rotation, and a limit
+// changed while the server runs.
+func TestE2EWithTenants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the reprise binary")
+	}
+	dir := buildE2E(t)
+	bin, data := filepath.Join(dir, "reprise"), filepath.Join(t.TempDir(), "data")
+	acmeTok := reprise(t, bin, "--data", data, "tenant", "create", "acme")
+	globexTok := reprise(t, bin, "--data", data, "tenant", "create", "globex")
+	acme, globex := bearerHeader(acmeTok), bearerHeader(globexTok)
+
+	top := t
+	srv := startServe(t, top, bin, data)
+	base := srv.url
+
+	checkError(t, do(t, base, call{"GET", "/v1/functions", nil, ""}), 401)
+	checkError(t, do(t, base, call{"GET", "/v1/functions", bearerHeader(acmeTok + "x"), ""}), 401)
+
+	deploy(t, base, "square", filepath.Join(dir, "square.wasm"), acme)
+	deploy(t, base, "sleep", filepath.Join(dir, "sleep.wasm"), acme)
+	if a := do(t, base, call{"POST", "/v1/functions/square/invoke?id=sq&wait=30s", acme, "7"}); a.status != 200 || string(a.body) != "49" {
+		t.Fatalf("acme invoke: %d %s", a.status, a.body)
+	}
+	checkError(t, do(t, base, call{"GET", "/v1/executions/sq", globex, ""}), 404)
+	checkError(t, do(t, base, call{"POST", "/v1/functions/square/invoke", globex, "7"}), 404)
+
+	// kill -9 while acme's execution sleeps; the restarted server finishes it.
+	if a := do(t, base, call{"POST", "/v1/functions/sleep/invoke?id=nap", acme, `{"ms":1500}`}); a.status != 202 {
+		t.Fatalf("invoke sleep: %d %s", a.status, a.body)
+	}
+	waitFor(t, 20*time.Second, "the sleep to start", func() bool {
+		a := do(t, base, call{"GET", "/v1/executions/nap/history", acme, ""})
+		return strings.Contains(string(a.body), `"op":"sleep"`)
+	})
+	srv.cmd.Process.Signal(syscall.SIGKILL)
+	srv.cmd.Wait()
+	srv = startServe(t, top, bin, data)
+	base = srv.url
+	waitFor(t, 20*time.Second, "the sleep to finish after restart", func() bool {
+		s, _ := execState(t, base, "nap", acme)
+		return s == "RESOLVED"
+	})
+	_, v := execState(t, base, "nap", acme)
+	var out struct {
+		SleptMS int64 `json:"slept_ms"`
+	}
+	if err := json.Unmarshal(v, &out); err != nil || out.SleptMS < 1500 {
+		t.Fatalf("result %s: %v", v, err)
+	}
+
+	// A rotated token stops working while the server runs; the new one works.
+	fresh := reprise(t, bin, "--data", data, "tenant", "rotate", "acme")
+	waitFor(t, 5*time.Second, "the old token to be refused", func() bool {
+		return do(t, base, call{"GET", "/v1/functions", acme, ""}).status == 401
+	})
+	if a := do(t, base, call{"GET", "/v1/executions/nap", bearerHeader(fresh), ""}); a.status != 200 {
+		t.Fatalf("new token: %d %s", a.status, a.body)
+	}
+	acme = bearerHeader(fresh)
+
+	// A tenant created while the server runs is served at once; a rate set
+	// while it runs applies at once.
+	lateTok := reprise(t, bin, "--data", data, "tenant", "create", "late", "--rate", "1", "--burst", "1")
+	late := bearerHeader(lateTok)
+	waitFor(t, 5*time.Second, "the new tenant", func() bool {
+		return do(t, base, call{"GET", "/v1/functions", late, ""}).status == 200
+	})
+	deploy(t, base, "square", filepath.Join(dir, "square.wasm"), late)
+	do(t, base, call{"POST", "/v1/functions/square/invoke", late, "2"})
+	a := do(t, base, call{"POST", "/v1/functions/square/invoke", late, "3"})
+	checkError(t, a, 429)
+	if !strings.Contains(string(a.body), `"limit":"rate"`) {
+		t.Fatalf("429 body %s", a.body)
+	}
+
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := srv.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, srv.stderr)
+	}
+}
