@@ -11,6 +11,7 @@ package wasmtimeengine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -286,10 +287,39 @@ func (in *instance) Call(ctx context.Context, name string) error {
 	if fn == nil {
 		return fmt.Errorf("module does not export %q", name)
 	}
-	return in.run(ctx, func() error {
+	err := in.run(ctx, func() error {
 		_, err := fn.Call(in.store)
 		return err
 	})
+	in.noteMemory(err)
+	return err
+}
+
+// noteMemory adds to a trap of a guest whose memory had grown past half the
+// memory limit its size and the limit. A memory.grow that fails returns -1
+// to the guest, which then traps its own way (Go's "out of memory", Rust's
+// abort), so the message then says what was probably wrong and what to
+// raise. wazeroengine says the same in the same words.
+func (in *instance) noteMemory(err error) {
+	var te *TrapError
+	limit := uint64(in.e.pages) * 65536
+	if limit == 0 || !errors.As(err, &te) {
+		return
+	}
+	ext := in.inst.GetExport(in.store, "memory")
+	if ext == nil || ext.Memory() == nil {
+		return
+	}
+	if size := uint64(ext.Memory().DataSize(in.store)); size > limit/2 {
+		te.Message += fmt.Sprintf(" (the guest's memory had grown to %s, over half the memory limit of %s: memory.grow past the limit fails)", mib(size), mib(limit))
+	}
+}
+
+func mib(n uint64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // run runs guest code (f) with ctx: host functions see ctx, and when ctx is

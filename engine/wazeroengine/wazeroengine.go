@@ -3,11 +3,14 @@ package wazeroengine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/reprise-wasm/reprise/engine"
 )
@@ -16,6 +19,7 @@ import (
 type Engine struct {
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
+	limit uint64 // memory limit in bytes; 0 for none
 }
 
 // New creates a runtime with the host imports and WASI instantiated.
@@ -38,7 +42,7 @@ func New(ctx context.Context, cfg engine.Config) (*Engine, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc.WithCompilationCache(cache))
-	e := &Engine{rt: rt, cache: cache}
+	e := &Engine{rt: rt, cache: cache, limit: uint64(cfg.MemoryLimitPages) * 65536}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		e.Close(ctx)
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
@@ -104,7 +108,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (engine.Module, error
 	if err != nil {
 		return nil, err
 	}
-	return &module{rt: e.rt, cm: cm}, nil
+	return &module{e: e, cm: cm}, nil
 }
 
 // Close implements engine.Engine.
@@ -117,7 +121,7 @@ func (e *Engine) Close(ctx context.Context) error {
 }
 
 type module struct {
-	rt wazero.Runtime
+	e  *Engine
 	cm wazero.CompiledModule
 }
 
@@ -156,16 +160,19 @@ func (m *module) Instantiate(ctx context.Context, s engine.Sys) (engine.Instance
 		WithOsyield(func() {}).
 		WithStdout(s.Stdout()).
 		WithStderr(s.Stderr())
-	mod, err := m.rt.InstantiateModule(ctx, m.cm, cfg)
+	mod, err := m.e.rt.InstantiateModule(ctx, m.cm, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &instance{mod: mod}, nil
+	return &instance{mod: mod, limit: m.e.limit}, nil
 }
 
 func (m *module) Close(ctx context.Context) error { return m.cm.Close(ctx) }
 
-type instance struct{ mod api.Module }
+type instance struct {
+	mod   api.Module
+	limit uint64
+}
 
 func (i *instance) Call(ctx context.Context, name string) error {
 	fn := i.mod.ExportedFunction(name)
@@ -173,7 +180,50 @@ func (i *instance) Call(ctx context.Context, name string) error {
 		return fmt.Errorf("module does not export %q", name)
 	}
 	_, err := fn.Call(ctx)
+	if err != nil {
+		if mem := i.mod.Memory(); mem != nil {
+			err = memoryNote(err, uint64(mem.Size()), i.limit)
+		}
+	}
 	return err
+}
+
+// MemoryError is a trap of a guest whose memory had grown past half the
+// memory limit. The engine cannot see a memory.grow fail (it returns -1 to
+// the guest, which then traps its own way: Go's "out of memory", Rust's
+// abort), so it states the guest's memory next to the limit: the message
+// then says what was probably wrong and what to raise.
+type MemoryError struct {
+	Err         error
+	Size, Limit uint64 // bytes
+}
+
+func (e *MemoryError) Unwrap() error { return e.Err }
+
+// Error is the trap's text with the memory note before the wasm stack
+// trace, so that it stays in the first part of the message.
+func (e *MemoryError) Error() string {
+	note := fmt.Sprintf(" (the guest's memory had grown to %s, over half the memory limit of %s: memory.grow past the limit fails)", mib(e.Size), mib(e.Limit))
+	s := e.Err.Error()
+	if head, stack, ok := strings.Cut(s, "\nwasm stack trace:"); ok {
+		return head + note + "\nwasm stack trace:" + stack
+	}
+	return s + note
+}
+
+func memoryNote(err error, size, limit uint64) error {
+	var exit *sys.ExitError
+	if limit == 0 || size <= limit/2 || errors.As(err, &exit) {
+		return err
+	}
+	return &MemoryError{Err: err, Size: size, Limit: limit}
+}
+
+func mib(n uint64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 func (i *instance) Close(ctx context.Context) error { return i.mod.Close(ctx) }
