@@ -10,12 +10,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/store"
 )
 
 // metrics are kept in the server and written in Prometheus' text format by
-// hand: a handful of counters needs no client library. They count what
-// this process served since it started; counts of stored executions by
-// state would need a store scan per scrape, so they are not exported.
+// hand: a handful of counters needs no client library. The HTTP ones count
+// what this process served since it started; the per-tenant ones come from
+// each tenant's host and store (host.Stats, store.Stats), which keep them
+// as they go, so a scrape scans nothing.
 type metrics struct {
 	invocations atomic.Uint64
 
@@ -67,10 +71,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(names)
 	fmt.Fprintf(&b, "# HELP reprise_ready Whether the host has recovered and serves the API.\n# TYPE reprise_ready gauge\nreprise_ready %d\n", ready)
-	b.WriteString("# HELP reprise_instances_parked Guest instances kept in memory while their execution awaits.\n# TYPE reprise_instances_parked gauge\n")
-	for _, n := range names {
-		fmt.Fprintf(&b, "reprise_instances_parked{tenant=%q} %d\n", n, hosts[n].Parked())
-	}
+	s.writeHostMetrics(r.Context(), &b, names, hosts)
 	fmt.Fprintf(&b, "# HELP reprise_invocations_total Executions invoked through this server since it started.\n# TYPE reprise_invocations_total counter\nreprise_invocations_total %d\n", s.metrics.invocations.Load())
 
 	s.metrics.mu.Lock()
@@ -125,4 +126,71 @@ func withLogger(ctx context.Context, l *slog.Logger) context.Context {
 func tenantID(r *http.Request) string {
 	t, _ := TenantFrom(r.Context())
 	return t.ID
+}
+
+// writeHostMetrics writes each tenant's host and store figures.
+func (s *Server) writeHostMetrics(ctx context.Context, b *strings.Builder, names []string, hosts map[string]Host) {
+	type figures struct {
+		h  host.Stats
+		st store.Stats
+		ok bool // the store answered
+	}
+	fs := make([]figures, len(names))
+	for i, n := range names {
+		fs[i].h = hosts[n].Stats()
+		st, err := hosts[n].StoreStats(ctx)
+		fs[i].st, fs[i].ok = st, err == nil
+	}
+	gauge := func(name, help string, v func(figures) uint64) {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		for i, n := range names {
+			fmt.Fprintf(b, "%s{tenant=%q} %d\n", name, n, v(fs[i]))
+		}
+	}
+	gauge("reprise_instances_parked", "Guest instances kept in memory while their execution awaits.", func(f figures) uint64 { return uint64(f.h.Parked) })
+	gauge("reprise_guests_running", "Guests running now (each tenant at most its concurrency limit).", func(f figures) uint64 { return uint64(f.h.Running) })
+
+	b.WriteString("# HELP reprise_executions Stored executions by the state of their promise.\n# TYPE reprise_executions gauge\n")
+	for i, n := range names {
+		if !fs[i].ok {
+			continue
+		}
+		for st, c := range fs[i].st.Executions {
+			fmt.Fprintf(b, "reprise_executions{tenant=%q,state=%q} %d\n", n, store.State(st).String(), c)
+		}
+	}
+	b.WriteString("# HELP reprise_executions_finished_total Executions whose result this process wrote, by state.\n# TYPE reprise_executions_finished_total counter\n")
+	for i, n := range names {
+		for st, c := range fs[i].h.Finished {
+			fmt.Fprintf(b, "reprise_executions_finished_total{tenant=%q,state=%q} %d\n", n, store.State(st).String(), c)
+		}
+	}
+	b.WriteString("# HELP reprise_journal_bytes_total Bytes of journal written (keys and values) since the store was created.\n# TYPE reprise_journal_bytes_total counter\n")
+	for i, n := range names {
+		if fs[i].ok {
+			fmt.Fprintf(b, "reprise_journal_bytes_total{tenant=%q} %d\n", n, fs[i].st.JournalBytes)
+		}
+	}
+	histogram(b, "reprise_step_duration_seconds", "Time a guest runs between blocking host calls (its own time, without the host's).", names, func(i int) (store.Histogram, bool) { return fs[i].h.Steps, true })
+	histogram(b, "reprise_store_sync_duration_seconds", "Latency of the store's durable commits (one fsync per group of operations).", names, func(i int) (store.Histogram, bool) { return fs[i].st.Syncs, fs[i].ok })
+}
+
+// histogram writes one store.Histogram per tenant in Prometheus' format
+// (cumulative buckets).
+func histogram(b *strings.Builder, name, help string, names []string, get func(int) (store.Histogram, bool)) {
+	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
+	for i, n := range names {
+		h, ok := get(i)
+		if !ok {
+			continue
+		}
+		var cum uint64
+		for j, le := range h.Bounds {
+			cum += h.Counts[j]
+			fmt.Fprintf(b, "%s_bucket{tenant=%q,le=\"%g\"} %d\n", name, n, le.Seconds(), cum)
+		}
+		fmt.Fprintf(b, "%s_bucket{tenant=%q,le=\"+Inf\"} %d\n", name, n, h.Count)
+		fmt.Fprintf(b, "%s_sum{tenant=%q} %g\n", name, n, h.Sum.Seconds())
+		fmt.Fprintf(b, "%s_count{tenant=%q} %d\n", name, n, h.Count)
+	}
 }

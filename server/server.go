@@ -42,6 +42,8 @@ type Host interface {
 	CreatePromise(ctx context.Context, c store.Create) (store.Promise, bool, error)
 	Search(ctx context.Context, q store.Query) ([]store.Promise, string, error)
 	Parked() int
+	Stats() host.Stats
+	StoreStats(ctx context.Context) (store.Stats, error)
 }
 
 var _ Host = (*host.Host)(nil)
