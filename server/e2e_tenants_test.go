@@ -2,6 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -36,7 +39,8 @@ func TestE2EWithTenants(t *testing.T) {
 	bin, data := filepath.Join(dir, "reprise"), filepath.Join(t.TempDir(), "data")
 	acmeTok := reprise(t, bin, "--data", data, "tenant", "create", "acme")
 	globexTok := reprise(t, bin, "--data", data, "tenant", "create", "globex")
-	acme, globex := bearerHeader(acmeTok), bearerHeader(globexTok)
+	webTok := reprise(t, bin, "--data", data, "tenant", "create", "web", "--http-allow", "127.0.0.1")
+	acme, globex, web := bearerHeader(acmeTok), bearerHeader(globexTok), bearerHeader(webTok)
 
 	top := t
 	srv := startServe(t, top, bin, data)
@@ -52,6 +56,23 @@ func TestE2EWithTenants(t *testing.T) {
 	}
 	checkError(t, do(t, base, call{"GET", "/v1/executions/sq", globex, ""}), 404)
 	checkError(t, do(t, base, call{"POST", "/v1/functions/square/invoke", globex, "7"}), 404)
+
+	// Outbound HTTP follows each tenant's allowlist: web may reach
+	// 127.0.0.1, globex nothing.
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello from the target")) }))
+	defer target.Close()
+	input := fmt.Sprintf(`{"url":%q}`, target.URL)
+	for _, c := range []struct {
+		who   map[string]string
+		state string
+		has   string
+	}{{web, "RESOLVED", "hello from the target"}, {globex, "REJECTED", "127.0.0.1"}} {
+		deploy(t, base, "httpcall", filepath.Join(dir, "httpcall.wasm"), c.who)
+		a := do(t, base, call{"POST", "/v1/functions/httpcall/invoke?wait=30s", c.who, input})
+		if a.status != 200 || a.header.Get(HeaderState) != c.state || !strings.Contains(string(a.body), c.has) {
+			t.Fatalf("httpcall: %d %s %s, want %s with %q", a.status, a.header.Get(HeaderState), a.body, c.state, c.has)
+		}
+	}
 
 	// kill -9 while acme's execution sleeps; the restarted server finishes it.
 	if a := do(t, base, call{"POST", "/v1/functions/sleep/invoke?id=nap", acme, `{"ms":1500}`}); a.status != 202 {

@@ -21,7 +21,7 @@ import (
 // it with plain HTTP, as a user would.
 
 // e2eGuests are the example guests the end-to-end tests deploy.
-var e2eGuests = []string{"square", "approval", "sleep"}
+var e2eGuests = []string{"square", "approval", "sleep", "httpcall"}
 
 var e2eBuild struct {
 	once sync.Once

@@ -238,10 +238,9 @@ func (f *fleet) host(t tenant.Tenant) (*tenantHost, error) {
 		return nil, fmt.Errorf("tenant %s: open store: %w", t.Name, err)
 	}
 	l := t.Limits.WithDefaults()
-	var httpCfg *host.HTTPConfig
-	if len(l.HTTPAllow) > 0 {
-		httpCfg = &host.HTTPConfig{Allow: l.AllowsHTTP}
-	}
+	// Always an allowlist, even an empty one, so a refused call names the
+	// host that is not in it.
+	httpCfg := &host.HTTPConfig{Allow: l.AllowsHTTP}
 	closing := new(atomic.Bool)
 	h, err := host.New(f.ctx, host.Config{
 		Store:       db,
