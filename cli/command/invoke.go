@@ -221,7 +221,11 @@ func (a *app) outcome(p store.Promise) error {
 	}
 	msg := rejection(p.Value.Data)
 	if strings.Contains(msg, "outbound http is not enabled") || strings.Contains(msg, "not in the allowlist") {
-		msg += "\n(grant outbound HTTP with --allow-http HOST, e.g. reprise --allow-http example.com run ...)"
+		if a.remote != nil {
+			msg += "\n(the server grants outbound HTTP: start it with --allow-http HOST, e.g. reprise --allow-http example.com serve)"
+		} else {
+			msg += "\n(grant outbound HTTP with --allow-http HOST, e.g. reprise --allow-http example.com run ...)"
+		}
 	}
 	return &exitError{code: ExitFailed, err: errRejected, msg: fmt.Sprintf("execution %s %s: %s", p.ID, how, msg)}
 }
