@@ -11,7 +11,8 @@ import (
 )
 
 // runCLI runs the command line in-process and returns its exit code,
-// stdout and stderr.
+// stdout and stderr. Not in parallel: urfave/cli writes its global help
+// flag on every run.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -24,7 +25,6 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 // tenant-aware server or a proxy would: the code and message a person sees
 // depend only on that answer.
 func TestServerRefusalsMapToExitCodes(t *testing.T) {
-	t.Parallel()
 	const token = "tok-do-not-print"
 	for _, tc := range []struct {
 		status int
@@ -42,8 +42,7 @@ func TestServerRefusalsMapToExitCodes(t *testing.T) {
 		{503, ExitFailed, []string{"server said 503"}},
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
-			t.Parallel()
-			var auth []string
+					var auth []string
 			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				auth = append(auth, r.Header.Get("Authorization"))
 				msg := fmt.Sprintf("server said %d", tc.status)
@@ -90,7 +89,6 @@ func TestServerRefusalsMapToExitCodes(t *testing.T) {
 }
 
 func TestServerUnreachableNamesTheURL(t *testing.T) {
-	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +102,6 @@ func TestServerUnreachableNamesTheURL(t *testing.T) {
 }
 
 func TestServerFlagUsageErrors(t *testing.T) {
-	t.Parallel()
 	// Nothing listens: none of these may send a request.
 	const url = "http://127.0.0.1:1"
 	for _, tc := range []struct {
