@@ -42,7 +42,7 @@ func TestServerRefusalsMapToExitCodes(t *testing.T) {
 		{503, ExitFailed, []string{"server said 503"}},
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
-					var auth []string
+			var auth []string
 			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				auth = append(auth, r.Header.Get("Authorization"))
 				msg := fmt.Sprintf("server said %d", tc.status)
