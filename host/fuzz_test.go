@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tetratelabs/wazero"
 
 	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/host"
@@ -337,6 +341,55 @@ func FuzzGuestMemoryArgs(f *testing.F) {
 			case got[i] != mem[i]:
 				t.Fatalf("%s wrote guest memory at %d (%#x, was %#x), outside the buffer [%d, %d)", call, i, got[i], mem[i], want.at, want.at+want.n)
 			}
+		}
+	})
+}
+
+// FuzzDeployDeclarations deploys module bytes with fuzzed memory and table
+// declarations and imports: the host reads those sections itself, before
+// the engine, and lowers table maxima by rewriting the table section. Deploy
+// must never panic, must refuse with ErrInvalidModule or accept, and on
+// wazero must accept every module wazero itself compiles whose declarations
+// are within the limits: a rewrite that broke a valid module would fail here.
+func FuzzDeployDeclarations(f *testing.F) {
+	h := newHost(f, func(c *host.Config) {
+		c.MemoryLimit = 16 << 20
+		c.MaxTableElements = 1000
+		c.ReadyInstances = -1
+	})
+	ctx := context.Background()
+	var rt wazero.Runtime
+	if testEngine() == nil {
+		rt = wazero.NewRuntime(ctx)
+		f.Cleanup(func() { rt.Close(ctx) })
+	}
+	seed := func(m wt.Module) { m.Func("run", nil); f.Add(m.Bytes()) }
+	seed(wt.Module{Memory: 1})
+	seed(wt.Module{Memory: 256, MemoryMax: wt.Ptr(65536)})
+	seed(wt.Module{Memory: 65536})
+	seed(wt.Module{Memory: 1, Tables: []wt.Table{{Min: 10}}})
+	seed(wt.Module{Memory: 1, Tables: []wt.Table{{Min: 10, Max: wt.Ptr(20)}, {Min: 0}}})
+	seed(wt.Module{Memory: 1, Tables: []wt.Table{{Min: 10_000_000}}})
+	seed(wt.Module{Memory: 1, Tables: []wt.Table{{Min: 1, Max: wt.Ptr(1<<32 - 1)}}})
+	f.Add(fuzzGuest())
+	f.Add(rawEcho())
+
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		if len(wasm) > 1<<16 {
+			return
+		}
+		_, err := h.Deploy(ctx, "decl", wasm, "")
+		if err != nil && !errors.Is(err, host.ErrInvalidModule) {
+			t.Fatalf("deploy: %v, want nil or ErrInvalidModule", err)
+		}
+		// Only bytes the host's own reading let through may reach wazero
+		// here: the others can run the process out of memory.
+		if rt == nil || err == nil || !strings.Contains(err.Error(), "compile:") || strings.Contains(err.Error(), "malformed module") {
+			return
+		}
+		if cm, cerr := rt.CompileModule(ctx, wasm); cerr == nil {
+			cm.Close(ctx)
+			t.Fatalf("wazero compiles the module, the host does not: %v", err)
 		}
 	})
 }

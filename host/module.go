@@ -49,22 +49,20 @@ func (h *Host) compile(ctx context.Context, hash string, wasm []byte) (*module, 
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
 		return nil, fmt.Errorf("%w: the bytes are not WebAssembly (no \\0asm header); give a .wasm file built for wasip1/wasm32-wasi", ErrInvalidModule)
 	}
-	d, derr := readDeclared(wasm)
-	if derr == nil {
-		if err := h.checkDeclared(d); err != nil {
-			return nil, err
-		}
-		wasm = d.capTables(wasm, h.cfg.MaxTableElements)
+	// Malformed bytes never reach the engine: its decoder may trust counts
+	// that the bytes cannot hold (wazero allocates for them: a 22-byte
+	// module declaring 2^31 imports ran the process out of memory).
+	d, err := readDeclared(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: compile: malformed module: %v", ErrInvalidModule, err)
 	}
+	if err := h.checkDeclared(d); err != nil {
+		return nil, err
+	}
+	wasm = d.capTables(wasm, h.cfg.MaxTableElements)
 	mod, err := h.engine.Compile(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
-	}
-	if derr != nil {
-		// The engine's reading wins when both fail (it says more); one that
-		// accepts what could not be checked must not run it unchecked.
-		mod.Close(ctx)
-		return nil, fmt.Errorf("%w: cannot read its memory and table declarations: %v", ErrInvalidModule, derr)
 	}
 	if err := h.validate(mod); err != nil {
 		mod.Close(ctx)
@@ -285,8 +283,10 @@ type wasmLimits struct {
 var importKinds = [...]string{"function", "table", "memory", "global", "tag"}
 
 // readDeclared reads the import, table and memory sections of wasm (which
-// starts with the \0asm header). It reads nothing else, so it is cheap on a
-// large module; an error means the bytes are malformed there.
+// starts with the \0asm header), checks the entry counts of every section and
+// the locals of every function, and skips the rest, so it is cheap on a large
+// module. An error means the bytes are malformed or declare more than an
+// engine should be asked to allocate.
 func readDeclared(wasm []byte) (*declared, error) {
 	d := &declared{}
 	r := wasmReader{b: wasm, i: 8}
@@ -299,6 +299,15 @@ func readDeclared(wasm []byte) (*declared, error) {
 		}
 		end := r.i + int(size)
 		sec := wasmReader{b: r.b[:end], i: r.i}
+		if vectorSections[id] {
+			// Every entry takes at least a byte. The engine may allocate
+			// for the count before reading the entries (wazero does):
+			// 2^32 of them must not reach it from a few bytes.
+			peek := sec
+			if n := peek.u32(); peek.err == nil && uint64(n) > uint64(size) {
+				return nil, fmt.Errorf("section %d at offset %d declares %d entries in %d bytes", id, start, n, size)
+			}
+		}
 		switch id {
 		case 2:
 			sec.imports(d)
@@ -314,16 +323,49 @@ func readDeclared(wasm []byte) (*declared, error) {
 			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
 				d.memories = append(d.memories, sec.limits())
 			}
+		case 10:
+			sec.locals()
 		}
 		if sec.err != nil {
 			return nil, fmt.Errorf("section %d at offset %d: %w", id, start, sec.err)
 		}
-		if id == 5 {
-			break // every section read here comes before the memory section
-		}
 		r.i = end
 	}
 	return d, r.err
+}
+
+// vectorSections are the sections that are a vector of entries.
+var vectorSections = map[byte]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 9: true, 10: true, 11: true, 13: true}
+
+// maxLocals bounds the locals of one function, as Wasmtime and V8 do: a few
+// bytes declare 2^32 of them, and an engine allocates for them (wazero does).
+const maxLocals = 50_000
+
+// locals checks the local declarations of every function body.
+func (r *wasmReader) locals() {
+	for n := r.u32(); n > 0 && r.err == nil; n-- {
+		size := r.u32()
+		if r.err != nil || uint64(size) > uint64(len(r.b)-r.i) {
+			r.fail("function body runs past the end at offset %d", r.i)
+			return
+		}
+		end := r.i + int(size)
+		body := wasmReader{b: r.b[:end], i: r.i}
+		var sum uint64
+		for k := body.u32(); k > 0 && body.err == nil; k-- {
+			sum += uint64(body.u32())
+			body.byte() // the value type
+		}
+		if body.err != nil {
+			r.fail("locals of the function body at offset %d: %v", r.i, body.err)
+			return
+		}
+		if sum > maxLocals {
+			r.fail("a function declares %d locals; at most %d are allowed", sum, maxLocals)
+			return
+		}
+		r.i = end
+	}
 }
 
 func (r *wasmReader) imports(d *declared) {
