@@ -44,7 +44,7 @@ func BenchmarkHostCallPlain(b *testing.B) { runCalls(b, "input", typeI32I32toI32
 func BenchmarkJournaledNow(b *testing.B) { runCalls(b, "now", typeToI64) }
 
 // invokeLatency measures invoke→durable result, one at a time, with the
-// module warm (deployed, instances ready).
+// module warm (deployed, instances ready): Invoke, then Await.
 func invokeLatency(b *testing.B, wasm []byte) {
 	h := benchHost(b)
 	ctx := context.Background()
@@ -78,9 +78,40 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 func BenchmarkInvokeRawGuest(b *testing.B) { invokeLatency(b, rawEcho()) }
 func BenchmarkInvokeGoGuest(b *testing.B)  { invokeLatency(b, guest(b, "noop")) }
 
+// invokeWaitLatency is invokeLatency through InvokeWait: a guest without
+// durable calls costs one commit (start and result together).
+func invokeWaitLatency(b *testing.B, wasm []byte) {
+	h := benchHost(b)
+	ctx := context.Background()
+	if _, err := h.Deploy(ctx, "f", wasm, ""); err != nil {
+		b.Fatal(err)
+	}
+	h.run("f", []byte("1"), host.InvokeOptions{}) // warm
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		p, err := h.InvokeWait(ctx, "f", []byte("1"), host.InvokeOptions{}, time.Minute)
+		if err != nil || p.State != store.Resolved {
+			b.Fatalf("%v %v", p.State, err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+func BenchmarkInvokeWaitRawGuest(b *testing.B) { invokeWaitLatency(b, rawEcho()) }
+func BenchmarkInvokeWaitGoGuest(b *testing.B)  { invokeWaitLatency(b, guest(b, "noop")) }
+
 // BenchmarkInvokeConcurrent is throughput with 32 callers at once: their
 // writes share fsyncs.
-func BenchmarkInvokeConcurrent(b *testing.B) {
+func BenchmarkInvokeConcurrent(b *testing.B) { invokeConcurrent(b, false) }
+
+// BenchmarkInvokeWaitConcurrent is the same through InvokeWait.
+func BenchmarkInvokeWaitConcurrent(b *testing.B) { invokeConcurrent(b, true) }
+
+func invokeConcurrent(b *testing.B, wait bool) {
 	h := benchHost(b)
 	ctx := context.Background()
 	if _, err := h.Deploy(ctx, "f", rawEcho(), ""); err != nil {
@@ -93,9 +124,14 @@ func BenchmarkInvokeConcurrent(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			start := time.Now()
-			id, err := h.Invoke(ctx, "f", []byte("1"), host.InvokeOptions{})
-			if err == nil {
-				_, err = h.Await(ctx, id)
+			var err error
+			if wait {
+				_, err = h.InvokeWait(ctx, "f", []byte("1"), host.InvokeOptions{}, time.Minute)
+			} else {
+				var id string
+				if id, err = h.Invoke(ctx, "f", []byte("1"), host.InvokeOptions{}); err == nil {
+					_, err = h.Await(ctx, id)
+				}
 			}
 			if err != nil {
 				b.Error(err)

@@ -74,6 +74,9 @@ type active struct {
 type fresh struct {
 	exec  store.Execution
 	input []byte
+	// held, for an invocation through InvokeWait, is its start, not yet
+	// written: the run writes it with its first durable step.
+	held *heldStart
 }
 
 // New starts a host on cfg.Store: it claims every unfinished execution the
@@ -293,15 +296,27 @@ type InvokeOptions struct {
 // Invoke starts an execution of the latest version of function name with
 // input, and returns its id. The start is durable when Invoke returns.
 func (h *Host) Invoke(ctx context.Context, name string, input []byte, opts InvokeOptions) (string, error) {
+	s, err := h.newStart(ctx, name, input, opts)
+	if err != nil {
+		return "", err
+	}
+	if _, err := h.start(ctx, s); err != nil {
+		return "", err
+	}
+	return s.Promise.ID, nil
+}
+
+// newStart checks an invocation and makes its start.
+func (h *Host) newStart(ctx context.Context, name string, input []byte, opts InvokeOptions) (store.Start, error) {
 	if h.ctx.Err() != nil {
-		return "", ErrClosed
+		return store.Start{}, ErrClosed
 	}
 	if len(input) > h.cfg.MaxPayload {
-		return "", fmt.Errorf("%w: input is %d bytes, the limit is %d", ErrTooLarge, len(input), h.cfg.MaxPayload)
+		return store.Start{}, fmt.Errorf("%w: input is %d bytes, the limit is %d", ErrTooLarge, len(input), h.cfg.MaxPayload)
 	}
 	f, err := h.function(ctx, name)
 	if err != nil {
-		return "", err
+		return store.Start{}, err
 	}
 	id := opts.ID
 	if id == "" {
@@ -309,15 +324,14 @@ func (h *Host) Invoke(ctx context.Context, name string, input []byte, opts Invok
 		rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	} else if err := checkName(id); err != nil {
-		return "", fmt.Errorf("execution id: %w", err)
+		return store.Start{}, fmt.Errorf("execution id: %w", err)
 	}
 	now := time.Now()
 	timeout := store.NoTimeout
 	if opts.Timeout > 0 {
 		timeout = now.Add(opts.Timeout).UnixMilli()
 	}
-	exec := store.Execution{ID: id, Function: f.Name, Module: f.Module, Entry: f.Entry, Attempt: 1, AttemptStart: now.UnixNano()}
-	p, created, err := h.store.StartExecution(ctx, store.Start{
+	return store.Start{
 		Promise: store.Create{
 			ID: id, Timeout: timeout, Param: store.Value{Data: input},
 			// Invoking the same id with the same function again is the same
@@ -325,21 +339,219 @@ func (h *Host) Invoke(ctx context.Context, name string, input []byte, opts Invok
 			IdempotencyKey: "invoke:" + f.Name,
 			Tags:           map[string]string{TagFunction: f.Name},
 		},
-		Execution: exec,
-	}, h.owner, h.leaseUntil())
+		Execution: store.Execution{ID: id, Function: f.Name, Module: f.Module, Entry: f.Entry, Attempt: 1, AttemptStart: now.UnixNano()},
+	}, nil
+}
+
+// start writes s durably and runs the execution if it is new. It returns
+// the execution's promise: the new one, or the one that existed.
+func (h *Host) start(ctx context.Context, s store.Start) (store.Promise, error) {
+	p, created, err := h.store.StartExecution(ctx, s, h.owner, h.leaseUntil())
 	if err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return "", fmt.Errorf("execution id %q is already used by another function or promise: %w", id, err)
-		}
-		return "", err
+		return p, conflictError(s.Promise.ID, err)
 	}
 	if created {
-		if timeout != store.NoTimeout {
+		if s.Promise.Timeout != store.NoTimeout {
 			kick(h.kicks.timers)
 		}
-		h.dispatch(store.Task{Exec: id}, &fresh{exec: exec, input: p.Param.Data})
+		h.dispatch(store.Task{Exec: s.Promise.ID}, &fresh{exec: s.Execution, input: p.Param.Data})
 	}
-	return id, nil
+	return p, nil
+}
+
+// InvokeWait invokes function name with input, as Invoke does, and waits up
+// to wait for the execution to settle. It returns the execution's promise:
+// settled, or pending when wait passed first — its start is then durable,
+// as after Invoke, and p.ID names it. An id (opts.ID) that is already
+// taken by an execution of the same function waits for that one.
+//
+// A guest that ends without a durable host call (invoke, sleep, promise,
+// http, or an await that must wait; now and random ride along) is written
+// start and result in one commit: one store write instead of two. Until
+// then the execution is private to this call: no one else can see its id,
+// and should the process die, the caller has no answer and nothing is lost,
+// since the guest had no effect outside. The first durable call, or the
+// wait running out, writes the start first, and from there on it is an
+// ordinary execution.
+//
+// When ctx ends first, InvokeWait returns ctx's error; the execution
+// goes on only if its start was already durable.
+func (h *Host) InvokeWait(ctx context.Context, name string, input []byte, opts InvokeOptions, wait time.Duration) (store.Promise, error) {
+	s, err := h.newStart(ctx, name, input, opts)
+	if err != nil {
+		return store.Promise{}, err
+	}
+	id := s.Promise.ID
+	deadline := time.Now().Add(wait)
+	hs := &heldStart{start: s, done: make(chan struct{})}
+	a := h.dispatchHeld(hs)
+	if a == nil { // already driven here (or closing): the ordinary way
+		p, err := h.start(ctx, s)
+		if err != nil || p.State.Settled() || wait <= 0 {
+			return p, err
+		}
+		return h.awaitUntil(ctx, id, deadline)
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	var gaveUp error
+	select {
+	case <-hs.done:
+	case <-timer.C:
+	case <-ctx.Done():
+		gaveUp = ctx.Err()
+	}
+	hs.mu.Lock()
+	switch hs.state {
+	case startSettled:
+		hs.mu.Unlock()
+		return hs.result, nil
+	case startHeld:
+		// The guest still runs and nothing is written: give up on it, or
+		// make its start durable now, as Invoke would have.
+		if gaveUp != nil {
+			hs.end(startDropped, gaveUp)
+			hs.mu.Unlock()
+			h.stopHeld(hs, a)
+			return store.Promise{}, gaveUp
+		}
+		p, created, err := h.store.StartExecution(ctx, s, h.owner, h.leaseUntil())
+		switch {
+		case err != nil:
+			hs.end(startDropped, err)
+		case !created:
+			hs.end(startTaken, nil)
+		default:
+			hs.end(startWritten, nil)
+			if s.Promise.Timeout != store.NoTimeout {
+				kick(h.kicks.timers)
+			}
+		}
+		hs.mu.Unlock()
+		if err != nil || !created {
+			h.stopHeld(hs, a) // not ours to run
+		}
+		return p, conflictError(id, err)
+	case startDropped:
+		err := hs.err
+		hs.mu.Unlock()
+		if !errors.Is(err, errSettled) {
+			if h.ctx.Err() != nil {
+				return store.Promise{}, ErrClosed
+			}
+			return store.Promise{}, conflictError(id, err)
+		}
+		// The id was settled from outside: it is someone else's execution.
+	default: // startWritten, startTaken: an ordinary execution now
+		hs.mu.Unlock()
+	}
+	if gaveUp != nil {
+		return store.Promise{}, gaveUp
+	}
+	return h.awaitUntil(ctx, id, deadline)
+}
+
+// awaitUntil is Await until deadline; past it, it returns the promise
+// pending, without error.
+func (h *Host) awaitUntil(ctx context.Context, id string, deadline time.Time) (store.Promise, error) {
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	p, err := h.Await(wctx, id)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		if p.ID == "" {
+			return h.store.GetPromise(ctx, id)
+		}
+		return p, nil
+	}
+	return p, err
+}
+
+// heldStart is the start of an execution invoked through InvokeWait, held
+// back so that a guest without durable calls is written start and result in
+// one commit. Whoever writes it — the run with its first durable step, or
+// the caller when its wait runs out — does so holding mu, so it is written
+// once and both know whether this invocation made the execution.
+type heldStart struct {
+	start store.Start
+
+	mu     sync.Mutex
+	state  startState
+	result store.Promise // startSettled: the execution's settled promise
+	err    error         // startDropped: why
+	done   chan struct{} // closed when state leaves startHeld
+}
+
+type startState uint8
+
+const (
+	startHeld    startState = iota // not written: the run is private to the invocation
+	startWritten                   // written, creating the execution: an ordinary run from here on
+	startSettled                   // written together with the result
+	startTaken                     // the id existed already: this run may write nothing
+	startDropped                   // never to be written: the run ended or failed first, or the caller gave up
+)
+
+// end records the final state; hs.mu is held.
+func (hs *heldStart) end(s startState, err error) {
+	hs.state, hs.err = s, err
+	close(hs.done)
+}
+
+// written reports whether the start is durable and this invocation's.
+func (hs *heldStart) written() bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return hs.state == startWritten || hs.state == startSettled
+}
+
+// dropIfHeld gives up on writing the start, unless it is written already.
+func (hs *heldStart) dropIfHeld(err error) {
+	hs.mu.Lock()
+	if hs.state == startHeld {
+		hs.end(startDropped, err)
+	}
+	hs.mu.Unlock()
+}
+
+// dispatchHeld drives a held invocation like dispatch, unless its id is
+// driven here already (nil then: the caller takes the ordinary way, and
+// the store decides whose execution it is).
+func (h *Host) dispatchHeld(hs *heldStart) *active {
+	id := hs.start.Promise.ID
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.active[id]; ok || h.ctx.Err() != nil {
+		return nil
+	}
+	a := &active{fresh: &fresh{exec: hs.start.Execution, input: hs.start.Promise.Param.Data, held: hs}}
+	h.active[id] = a
+	h.wg.Add(1)
+	go h.drive(id, a)
+	return a
+}
+
+// stopHeld stops the run of held invocation hs, whose start is not to be
+// written; a later run of the same id (another invocation's) goes on.
+func (h *Host) stopHeld(hs *heldStart, a *active) {
+	h.mu.Lock()
+	r := a.run
+	if r == nil && a.fresh != nil && a.fresh.held == hs {
+		a.stopped = errNotOurs // not yet running: stop it once it is
+	}
+	h.mu.Unlock()
+	if r != nil && r.held == hs {
+		r.stop(errNotOurs)
+	}
+}
+
+// errNotOurs stops the run of an invocation whose start is not to be written.
+var errNotOurs = errors.New("the invocation's execution is not this run's to write")
+
+func conflictError(id string, err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("execution id %q is already used by another function or promise: %w", id, err)
+	}
+	return err
 }
 
 // Tags the host puts on promises it creates: TagFunction on every
@@ -363,7 +575,12 @@ func (h *Host) Await(ctx context.Context, id string) (store.Promise, error) {
 		// settlement by another node is seen on the periodic re-read.
 		wait := min(time.Until(time.UnixMilli(p.Timeout)), awaitPoll)
 		select {
-		case <-w.ch:
+		case s := <-w.ch:
+			// Sent once the settlement is durable, and a settled promise
+			// never changes: no need to read it back.
+			if s.ID == id && s.State.Settled() {
+				return s, nil
+			}
 		case <-ctx.Done():
 			return p, ctx.Err()
 		case <-time.After(wait):

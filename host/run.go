@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"crypto/sha256"
@@ -31,6 +32,7 @@ type run struct {
 	handles []*handle     // handles[seq-1]; nil for local steps (now, random, await_any)
 
 	pending     store.Commit // written with the next durable step
+	held        *heldStart   // InvokeWait's start, written with the first durable step; nil for other runs
 	createSeqs  []uint32     // pending.Creates[i] is the promise of handle createSeqs[i]
 	startSeqs   []uint32
 	pendingHTTP []uint32 // http handles to send once their intent is durable
@@ -118,6 +120,12 @@ func (h *Host) execute(id string, a *active) {
 	r, err := h.prepare(id, a.fresh)
 	if r == nil {
 		h.release()
+		if f := a.fresh; f != nil && f.held != nil {
+			// Failed before the guest could start, and nothing is written:
+			// the caller hears why.
+			f.held.dropIfHeld(fmt.Errorf("prepare execution %s: %w", id, cmp.Or(err, errNotOurs)))
+			return
+		}
 		if err != nil && h.ctx.Err() == nil {
 			h.giveBack(id, err)
 		}
@@ -135,6 +143,10 @@ func (h *Host) execute(id string, a *active) {
 	a.run = nil
 	h.mu.Unlock()
 	r.end(err)
+	if r.held != nil {
+		// Ended without writing anything (say, stopped): nothing will be.
+		r.held.dropIfHeld(cmp.Or(context.Cause(r.ctx), err, errNotOurs))
+	}
 	if r.slot {
 		h.release()
 	}
@@ -172,6 +184,9 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 		}
 	}
 	r := &run{h: h, exec: exec, input: input, journal: journal, evict: make(chan struct{}, 1)}
+	if f != nil {
+		r.held = f.held
+	}
 	r.pending.Exec, r.pending.Attempt = exec.ID, exec.Attempt
 	r.ctx, r.cancel = context.WithCancelCause(h.ctx)
 	r.ctx = context.WithValue(r.ctx, runKey{}, r)
@@ -228,8 +243,9 @@ func (r *run) end(err error) {
 		r.complete() // proc_exit(0): a normal end
 	case cause == errShutdown:
 		r.shutdown()
-	case cause == errSettled:
-		// Canceled or timed out from outside: nothing left to do.
+	case cause == errSettled, cause == errNotOurs:
+		// Canceled or timed out from outside, or another invocation's
+		// execution: nothing left to do.
 	case errors.As(err, &ab) && errors.Is(ab.err, context.Canceled) && r.h.ctx.Err() != nil:
 		r.shutdown()
 	case errors.As(err, new(*NondeterminismError)), errors.As(err, new(*permanentError)):
@@ -240,6 +256,10 @@ func (r *run) end(err error) {
 		// The task is gone (settled from outside) or someone else holds it:
 		// nothing of this run may be written.
 		r.h.log.Debug("run ended: task no longer ours", "id", r.exec.ID, "err", ab.err)
+	case errors.As(err, &ab) && r.held != nil && !r.held.written():
+		// A host or store failure before anything was written: the caller
+		// of InvokeWait hears of it; there is nothing to recover.
+		r.held.dropIfHeld(ab.err)
 	case errors.As(err, &ab):
 		// A host or store failure, not the guest's: the same attempt is
 		// recovered later by replay (recovery is not retry).
@@ -296,9 +316,14 @@ func trapMessage(err error) (string, string) {
 // schedules a new attempt after the policy's backoff.
 func (r *run) retry(msg, stack string) {
 	ctx := r.h.ctx
-	if entries := r.localEntries(); len(entries) > 0 {
-		if _, err := r.h.store.Commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: entries}, r.h.owner, r.h.leaseUntil()); err != nil {
+	if entries := r.localEntries(); len(entries) > 0 || r.held != nil {
+		// A held start is written here (a retry needs the execution), or
+		// the retry is not this run's to schedule.
+		if _, err := r.commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: entries}); err != nil {
 			r.h.log.Warn("write journal of failed attempt", "id", r.exec.ID, "err", err)
+			if r.held != nil && !r.held.written() {
+				return
+			}
 		}
 	}
 	next := r.exec
@@ -344,6 +369,11 @@ func (h *Host) giveBack(id string, err error) {
 // shutdown writes pending journal entries and hands the task back, so the
 // next start resumes the execution.
 func (r *run) shutdown() {
+	if r.held != nil && !r.held.written() {
+		// Nothing written, nothing to resume: the caller hears the host closed.
+		r.held.dropIfHeld(ErrClosed)
+		return
+	}
 	ctx := context.Background()
 	if entries := r.localEntries(); len(entries) > 0 {
 		r.h.store.Commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: entries}, r.h.owner, r.h.leaseUntil())
@@ -371,7 +401,7 @@ func (r *run) fail(msg, stack string) {
 // the execution's promise in one commit, then wakes whoever awaits it.
 func (r *run) finish(state store.State, value []byte, c store.Commit) {
 	c.Settle = &store.Settle{ID: r.exec.ID, State: state, Value: store.Value{Data: value}, IdempotencyKey: "reprise:result"}
-	res, err := r.h.store.Commit(r.h.ctx, c, r.h.owner, r.h.leaseUntil())
+	res, err := r.commit(r.h.ctx, c)
 	if err == nil && res.Settled != nil && int(res.Settled.State) < len(r.h.stats.finished) {
 		r.h.stats.finished[res.Settled.State].Add(1)
 	}
@@ -379,6 +409,8 @@ func (r *run) finish(state store.State, value []byte, c store.Commit) {
 		switch {
 		case errors.Is(err, store.ErrForbidden), errors.Is(err, store.ErrNotOwner):
 			// settled meanwhile (canceled, timed out): nothing to write
+		case r.held != nil && !r.held.written():
+			// nothing written, nothing to resume: InvokeWait's caller hears why
 		case r.h.ctx.Err() == nil:
 			r.h.giveBack(r.exec.ID, fmt.Errorf("write result: %w", err))
 		}
@@ -480,7 +512,7 @@ func (r *run) flush() {
 		return
 	}
 	r.stepEnd()
-	res, err := r.h.store.Commit(r.ctx, r.pending, r.h.owner, r.h.leaseUntil())
+	res, err := r.commit(r.ctx, r.pending)
 	r.resetStep()
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -508,6 +540,63 @@ func (r *run) flush() {
 		kick(r.h.kicks.timers)
 	}
 	r.sendHTTP()
+}
+
+// commit writes c for the run. A held start (InvokeWait's) is written in
+// the same commit, unless it is written already; if it cannot be — the id
+// is taken, or the invocation was given up — nothing is written and the
+// error is errNotWritten, which ends the run like a lost task.
+func (r *run) commit(ctx context.Context, c store.Commit) (store.CommitResult, error) {
+	hs := r.held
+	if hs == nil {
+		return r.h.store.Commit(ctx, c, r.h.owner, r.h.leaseUntil())
+	}
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	switch hs.state {
+	case startWritten:
+		return r.h.store.Commit(ctx, c, r.h.owner, r.h.leaseUntil())
+	case startHeld:
+	default:
+		return store.CommitResult{}, errNotWritten
+	}
+	c.Begin = &hs.start
+	res, err := r.h.store.Commit(ctx, c, r.h.owner, r.h.leaseUntil())
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return res, err // not run: the start is still held
+	case err != nil:
+		hs.end(startDropped, err)
+		return res, err
+	case res.Begin != nil:
+		hs.end(startTaken, nil)
+		return store.CommitResult{}, errNotWritten
+	case c.Settle != nil && res.Settled != nil:
+		hs.result = *res.Settled
+		hs.end(startSettled, nil)
+		r.h.stats.oneCommit.Add(1)
+	default:
+		hs.end(startWritten, nil)
+	}
+	if hs.start.Promise.Timeout != store.NoTimeout {
+		kick(r.h.kicks.timers)
+	}
+	return res, nil
+}
+
+// errNotWritten is a write refused because the run's held start cannot be
+// written. It is ErrNotOwner: the run ends writing nothing.
+var errNotWritten = fmt.Errorf("%w: the invocation's start was not written by this run", store.ErrNotOwner)
+
+// writeHeld writes a held start before the run waits: from then on others
+// may settle what it awaits and wake it.
+func (r *run) writeHeld() {
+	if r.held == nil || r.held.written() {
+		return
+	}
+	if _, err := r.commit(r.ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt}); err != nil {
+		fail(err)
+	}
 }
 
 // sendHTTP sends the requests whose intent is now durable.
@@ -627,6 +716,7 @@ func (r *run) block(w *watcher, hs []*handle) {
 		return
 	}
 	r.stepEnd()
+	r.writeHeld()
 	r.guestSince.Store(0)
 	r.h.release()
 	r.slot = false
@@ -660,6 +750,7 @@ func (r *run) block(w *watcher, hs []*handle) {
 // awaited promise settled meanwhile: then it returns and the guest goes on.
 func (r *run) suspend(ids []string) {
 	r.stepEnd()
+	r.writeHeld()
 	resumable, err := r.h.store.Suspend(r.ctx, store.Suspend{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: r.pending.Entries, Awaiting: ids}, r.h.owner)
 	if err != nil {
 		fail(err)

@@ -204,6 +204,13 @@ type Settle struct {
 type Commit struct {
 	Exec    string
 	Attempt uint32
+	// Begin, when set, is the execution's own start, written first in this
+	// commit rather than by an earlier StartExecution: an invocation whose
+	// caller waits can then write its start and its result together. When
+	// Begin's promise already exists, the commit writes nothing at all and
+	// CommitResult.Begin is the stored promise (an existing execution of that
+	// id is not this caller's to write). Begin.Promise.ID must be Exec.
+	Begin   *Start
 	Entries []Entry
 	Creates []Create // promises of sleep, promise and http calls
 	Starts  []Start  // child executions of invoke calls
@@ -212,6 +219,9 @@ type Commit struct {
 
 // CommitResult reports what a Commit found or made.
 type CommitResult struct {
+	// Begin is set when Commit.Begin's promise already existed: it is that
+	// promise as read now, and nothing else of the commit was written.
+	Begin   *Promise
 	Creates []Promise // in the order of Commit.Creates: the stored promise
 	Starts  []Promise // likewise for Commit.Starts
 	Settled *Promise  // the settled promise, when Commit.Settle was set

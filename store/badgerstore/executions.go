@@ -43,7 +43,14 @@ func (t *tx) start(s store.Start, owner string, leaseUntil int64) (store.Promise
 	}
 	t.set(key(kindExec, e.ID), encodeExecution(&e))
 	t.delta.execs[store.Pending]++ // as stored, even when already past its timeout
-	task := t.newTask(e.ID, owner, leaseUntil)
+	task := store.Task{Exec: e.ID, ReadyAt: t.now}
+	if owner != "" {
+		task.Owner, task.LeaseUntil = owner, leaseUntil
+	}
+	// The execution is new, so are its task's keys: should the same
+	// operation end it (a result committed with its start), they are
+	// dropped rather than deleted.
+	t.putTaskNew(task)
 	if owner == "" {
 		return p, true, nil, nil
 	}
@@ -56,6 +63,19 @@ func (d *DB) Commit(ctx context.Context, c store.Commit, owner string, leaseUnti
 	var res store.CommitResult
 	err := d.do(ctx, func(t *tx) error {
 		res = store.CommitResult{}
+		if c.Begin != nil {
+			if c.Begin.Promise.ID != c.Exec {
+				return fmt.Errorf("%w: the execution begun, %q, is not the one committed", store.ErrInvalid, c.Begin.Promise.ID)
+			}
+			p, created, _, err := t.start(*c.Begin, owner, leaseUntil)
+			if err != nil {
+				return fmt.Errorf("start execution: %w", err)
+			}
+			if !created { // someone else's: write nothing (start wrote nothing either)
+				res.Begin = &p
+				return nil
+			}
+		}
 		if err := t.appendEntries(c.Exec, c.Attempt, owner, c.Entries); err != nil {
 			return err
 		}

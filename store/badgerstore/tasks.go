@@ -46,6 +46,16 @@ func (t *tx) putTask(old *store.Task, task store.Task) {
 	}
 }
 
+// putTaskNew writes the task of an execution created in this operation:
+// none of its keys can exist yet.
+func (t *tx) putTaskNew(task store.Task) {
+	t.setNew(key(kindTask, task.Exec), encodeTask(&task))
+	t.setNew(taskIndexKey(&task), nil)
+	if task.Owner != "" {
+		t.setNew(ownerKey(task.Owner, task.Exec), nil)
+	}
+}
+
 func (t *tx) deleteTask(old *store.Task) {
 	t.del(key(kindTask, old.Exec))
 	t.del(taskIndexKey(old))

@@ -20,10 +20,13 @@ const (
 	maxTxnBytes  = 4 << 20
 )
 
-// write is one buffered Set (del false) or Delete.
+// write is one buffered Set (del false) or Delete. A new write is of a key
+// the operation knows did not exist before it: deleting it again needs no
+// tombstone, so the delete is dropped.
 type write struct {
 	key, val []byte
 	del      bool
+	new      bool
 }
 
 // tx is one operation's view of the batch: reads see the committed state, the
@@ -81,6 +84,9 @@ func (t *tx) has(key []byte) (bool, error) { return t.get(key, nil) }
 func (t *tx) set(key, val []byte) { t.put(write{key: key, val: val}) }
 func (t *tx) del(key []byte)      { t.put(write{key: key, del: true}) }
 
+// setNew sets a key that the caller knows is absent from the store (see write).
+func (t *tx) setNew(key, val []byte) { t.put(write{key: key, val: val, new: true}) }
+
 func (t *tx) put(w write) {
 	if len(w.key) > maxKey {
 		if t.err == nil {
@@ -90,6 +96,9 @@ func (t *tx) put(w write) {
 	}
 	t.bytes += len(w.key) + len(w.val)
 	if i, ok := t.index[string(w.key)]; ok {
+		// A key still absent from the store stays so: its delete, and
+		// then a set of it again, carry that on.
+		w.new = t.writes[i].new
 		t.writes[i] = w
 		return
 	}
@@ -176,9 +185,12 @@ func (b *batch) apply(t *tx) (opErr, fatal error) {
 func (b *batch) setAll(ws []write) error {
 	for _, w := range ws {
 		var err error
-		if w.del {
+		switch {
+		case w.del && w.new:
+			// never written: nothing to delete
+		case w.del:
 			err = b.txn.Delete(w.key)
-		} else {
+		default:
 			err = b.txn.Set(w.key, w.val)
 		}
 		if err != nil {
