@@ -30,7 +30,8 @@ const (
 // client that wants the promise object reads GET /v1/executions/{id}.
 //
 // The id is ?id= when given, else derived from the Idempotency-Key header
-// (so the same key invokes the same execution), else new.
+// (so the same key invokes the same execution), else new. ?timeout= rejects
+// the execution as timed out if it has not finished by then.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request, h Host) {
 	name := r.PathValue("name")
 	if err := checkName("function name", name); err != nil {
@@ -38,7 +39,12 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, h Host) {
 		return
 	}
 	q := r.URL.Query()
-	wait, err := parseWait(q.Get("wait"), s.cfg.MaxWait)
+	wait, err := parseDuration("wait", q.Get("wait"), s.cfg.MaxWait)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	timeout, err := parseDuration("timeout", q.Get("timeout"), 1<<63-1)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -61,7 +67,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, h Host) {
 		writeError(w, r, err)
 		return
 	}
-	id, err = h.Invoke(r.Context(), name, input, host.InvokeOptions{ID: id})
+	id, err = h.Invoke(r.Context(), name, input, host.InvokeOptions{ID: id, Timeout: timeout})
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -128,7 +134,23 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request, h Host) {
 		writeError(w, r, err)
 		return
 	}
+	wait, err := parseDuration("wait", r.URL.Query().Get("wait"), s.cfg.MaxWait)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	p, err := h.Get(r.Context(), id)
+	if err == nil && wait > 0 && p.Effective(time.Now().UnixMilli()).State == store.Pending {
+		// Long-poll: answer when it settles or the wait ends, whichever
+		// comes first; the answer says which by its state.
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		if settled, aerr := h.Await(ctx, id); aerr == nil {
+			p = settled
+		} else if !errors.Is(aerr, context.DeadlineExceeded) {
+			err = aerr
+		}
+		cancel()
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -56,7 +56,7 @@ func FuzzDecoders(f *testing.F) {
 				}
 			}
 		}
-		parseWait(query, DefaultMaxWait)
+		parseDuration("wait", query, DefaultMaxWait)
 	})
 }
 

@@ -342,3 +342,43 @@ func TestOneTenantsFloodDoesNotStarveAnother(t *testing.T) {
 }
 
 func base64Of(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// sleepModule sleeps for d (a durable timer) and then returns.
+func sleepModule(d time.Duration) []byte {
+	var m wt.Module
+	sleep := m.Import(abi.Module, "sleep", []byte{wt.I64}, []byte{wt.I32})
+	await := m.Import(abi.Module, "await", []byte{wt.I32}, []byte{wt.I32})
+	m.Memory = 1
+	m.Funcs = append(m.Funcs, wt.Func{Export: abi.DefaultEntry, Code: wt.Cat(
+		wt.I64Const(int64(d)), wt.Call(sleep), wt.Call(await), wt.Drop)})
+	return m.Bytes()
+}
+
+func TestInvokeTimeoutAndLongPollOfAnExecution(t *testing.T) {
+	ts, _ := newTestServer(t, Config{})
+	for name, d := range map[string]time.Duration{"hour": time.Hour, "brief": 300 * time.Millisecond} {
+		if a := do(t, ts.URL, call{"PUT", "/v1/functions/" + name, nil, string(sleepModule(d))}); a.status != 201 {
+			t.Fatalf("deploy: %d %s", a.status, a.body)
+		}
+	}
+	// ?timeout rejects an execution that has not finished in time.
+	a := do(t, ts.URL, call{"POST", "/v1/functions/hour/invoke?timeout=200ms&wait=10s", nil, ""})
+	if a.status != 200 || a.header.Get(HeaderState) != "REJECTED_TIMEDOUT" {
+		t.Fatalf("invoke with timeout: %d %s %s", a.status, a.header.Get(HeaderState), a.body)
+	}
+	checkError(t, do(t, ts.URL, call{"POST", "/v1/functions/hour/invoke?timeout=soon", nil, ""}), 400)
+
+	// ?wait on GET answers when the execution settles...
+	do(t, ts.URL, call{"POST", "/v1/functions/brief/invoke?id=b1", nil, ""})
+	if a := do(t, ts.URL, call{"GET", "/v1/executions/b1?wait=10s", nil, ""}); a.json(t)["promise"].(map[string]any)["state"] != "RESOLVED" {
+		t.Fatalf("long-poll of a settling execution: %s", a.body)
+	}
+	// ...or when the wait ends, still pending.
+	do(t, ts.URL, call{"POST", "/v1/functions/hour/invoke?id=h1", nil, ""})
+	start := time.Now()
+	a = do(t, ts.URL, call{"GET", "/v1/executions/h1?wait=150ms", nil, ""})
+	if a.status != 200 || a.json(t)["promise"].(map[string]any)["state"] != "PENDING" || time.Since(start) < 150*time.Millisecond {
+		t.Fatalf("long-poll of a pending execution: %d %s after %v", a.status, a.body, time.Since(start))
+	}
+	checkError(t, do(t, ts.URL, call{"GET", "/v1/executions/h1?wait=x", nil, ""}), 400)
+}

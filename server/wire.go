@@ -208,14 +208,14 @@ func parseSearch(q map[string][]string) (store.Query, error) {
 	return sq, nil
 }
 
-// parseWait reads ?wait=DURATION, capped at max.
-func parseWait(v string, max time.Duration) (time.Duration, error) {
+// parseDuration reads a query parameter ?param=DURATION, capped at max.
+func parseDuration(param, v string, max time.Duration) (time.Duration, error) {
 	if v == "" {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		return 0, badRequest("wait=%q: want a duration such as 5s or 500ms", v)
+		return 0, badRequest("%s=%q: want a duration such as 5s or 500ms", param, v)
 	}
 	return min(d, max), nil
 }
