@@ -125,6 +125,9 @@ type InvokeOptions struct {
 	// Wait, when positive, waits up to this long (capped by the server)
 	// for the execution to settle.
 	Wait time.Duration
+	// Timeout, when positive, rejects the execution as timed out if it has
+	// not finished within it.
+	Timeout time.Duration
 }
 
 // Invocation is an invoke's answer.
@@ -152,6 +155,9 @@ func (c *Client) Invoke(ctx context.Context, name string, input []byte, opts Inv
 	}
 	if opts.Wait > 0 {
 		q.Set("wait", opts.Wait.String())
+	}
+	if opts.Timeout > 0 {
+		q.Set("timeout", opts.Timeout.String())
 	}
 	h := http.Header{}
 	if opts.IdempotencyKey != "" {
@@ -189,8 +195,19 @@ func (c *Client) Invoke(ctx context.Context, name string, input []byte, opts Inv
 // Execution returns execution id's promise and record; a 404 *Error when
 // id is no execution (it may still be a promise).
 func (c *Client) Execution(ctx context.Context, id string) (ExecutionInfo, error) {
+	return c.ExecutionWait(ctx, id, 0)
+}
+
+// ExecutionWait is Execution that, while the execution is pending, waits
+// up to wait (capped by the server) for it to settle: a long poll. The
+// answer's state says whether it did.
+func (c *Client) ExecutionWait(ctx context.Context, id string, wait time.Duration) (ExecutionInfo, error) {
+	var q url.Values
+	if wait > 0 {
+		q = url.Values{"wait": {wait.String()}}
+	}
 	var out ExecutionInfo
-	_, err := c.call(ctx, request{method: http.MethodGet, path: "/executions/" + seg(id)}, &out)
+	_, err := c.call(ctx, request{method: http.MethodGet, path: "/executions/" + seg(id), query: q, extra: max(wait, 0)}, &out)
 	return out, err
 }
 

@@ -128,7 +128,7 @@ Example (in a clone of the repository, with Go installed):
 			a.resolveCommand(), a.rejectCommand(), a.cancelCommand(),
 			a.localOnly(a.workerCommand(), "a server runs its executions itself; run `reprise worker` on the data directory, not against a server"),
 			a.localOnly(a.serveCommand(), "it starts a server on the data directory; drop --server (and REPRISE_SERVER) to start one"),
-			a.tenantCommand(),
+			a.localOnly(a.tenantCommand(), "tenants live in the server's data directory; run `reprise tenant` on the server's machine with --data"),
 		},
 		Before:         a.before,
 		Action:         rootAction,

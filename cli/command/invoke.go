@@ -127,11 +127,7 @@ prints the id and returns once the execution started.`,
 }
 
 func (a *app) invokeOptions(c *cli.Context) (host.InvokeOptions, error) {
-	opts := host.InvokeOptions{ID: c.String("id"), Timeout: c.Duration("timeout")}
-	if a.remote != nil && c.IsSet("timeout") {
-		return opts, errRemoteTimeout
-	}
-	return opts, nil
+	return host.InvokeOptions{ID: c.String("id"), Timeout: c.Duration("timeout")}, nil
 }
 
 // deployForRun deploys src under its name unless that function's latest
@@ -192,8 +188,6 @@ func (a *app) invokeError(ctx context.Context, name, id string, err error) error
 	switch {
 	case ctx.Err() != nil:
 		return interrupted("interrupted while starting the execution; `reprise ls --function " + name + "` shows whether it started")
-	case errors.Is(err, errRemoteTimeout):
-		return err
 	case errors.Is(err, host.ErrUnknownFunction):
 		return fmt.Errorf("%w (`reprise functions` lists the deployed ones)", err)
 	case errors.Is(err, store.ErrConflict):

@@ -200,48 +200,36 @@ func (r *remote) Deploy(ctx context.Context, name string, wasm []byte, entry str
 // none is given (as the host would), so a waiting command knows it even
 // if the request's answer is lost.
 func (r *remote) Invoke(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (string, error) {
-	if opts.Timeout > 0 {
-		// Refused before this point by the commands; kept so no caller
-		// silently drops it.
-		return "", errRemoteTimeout
-	}
 	id := opts.ID
 	if id == "" {
 		var b [12]byte
 		rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
-	inv, err := r.c.Invoke(ctx, name, input, client.InvokeOptions{ID: id})
+	inv, err := r.c.Invoke(ctx, name, input, client.InvokeOptions{ID: id, Timeout: opts.Timeout})
 	if err != nil {
 		return "", r.fail(ctx, err, host.ErrUnknownFunction)
 	}
 	return inv.ID, nil
 }
 
-// errRemoteTimeout refuses --timeout with --server.
-var errRemoteTimeout = usageErrorf("--timeout cannot be used with --server: the server's invoke API takes no timeout yet; leave it out, or run the command on the data directory")
+// awaitPoll is how long each long poll of a waiting command asks the
+// server to hold; the command keeps asking until the execution settles.
+const awaitPoll = 30 * time.Second
 
-// Await polls the execution until it settles: the API has no route that
-// waits for an existing execution, so it reads it at growing intervals
-// (10 ms, doubling, at most 500 ms).
+// Await long-polls the execution until it settles.
 func (r *remote) Await(ctx context.Context, id string) (store.Promise, error) {
-	wait := 10 * time.Millisecond
 	for {
-		e, err := r.c.Execution(ctx, id)
+		e, err := r.c.ExecutionWait(ctx, id, awaitPoll)
 		if err != nil {
+			if ctx.Err() != nil {
+				return store.Promise{}, ctx.Err()
+			}
 			return store.Promise{}, r.fail(ctx, err, store.ErrNotFound)
 		}
 		if e.Promise.State != client.Pending {
 			return storePromise(e.Promise)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return store.Promise{}, ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, 500*time.Millisecond)
 	}
 }
 

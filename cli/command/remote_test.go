@@ -110,7 +110,6 @@ func TestServerFlagUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--server", url, "worker"}, []string{"reprise worker cannot be used with --server", "runs its executions itself"}},
 		{[]string{"--server", url, "serve"}, []string{"reprise serve cannot be used with --server"}},
-		{[]string{"--server", url, "invoke", "hello", "--timeout", "5s"}, []string{"--timeout cannot be used with --server"}},
 		{[]string{"--server", url, "run", "--timeout", "5s", "x.wasm"}, []string{"no such file"}}, // sources are checked first
 		{[]string{"--server", "localhost:8420", "ls"}, []string{"--server", "http://HOST:PORT"}},
 		{[]string{"--server", url, "get"}, []string{"missing ID"}},

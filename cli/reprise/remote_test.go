@@ -28,16 +28,30 @@ import (
 
 // server is a running `reprise serve --no-auth`.
 type server struct {
-	url  string // http://127.0.0.1:PORT
-	data string // its data directory
+	url   string // http://127.0.0.1:PORT
+	data  string // its data directory
+	token string // the tenant's, when the server authenticates
 }
 
 // startServer starts `reprise serve` on a new data directory and waits until
 // it is ready; it is killed when the test ends.
 func startServer(t *testing.T) server {
 	t.Helper()
+	return startServe(t, t.TempDir(), "", "--no-auth")
+}
+
+// startTenantServer creates a tenant and starts `reprise serve` with
+// authentication; the server's commands carry the tenant's token.
+func startTenantServer(t *testing.T) server {
+	t.Helper()
 	data := t.TempDir()
-	c := repriseCmd(context.Background(), data, "serve", "--no-auth", "--addr", "127.0.0.1:0")
+	token := strings.TrimSpace(ok(t, data, "tenant", "create", "acme"))
+	return startServe(t, data, token)
+}
+
+func startServe(t *testing.T, data, token string, flags ...string) server {
+	t.Helper()
+	c := repriseCmd(context.Background(), data, append([]string{"serve", "--addr", "127.0.0.1:0"}, flags...)...)
 	stdout, err := c.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +70,7 @@ func startServer(t *testing.T) server {
 		t.Fatalf("reprise serve printed %q (%v); stderr:\n%s", line, err, stderr.String())
 	}
 	go io.Copy(io.Discard, stdout)
-	s := server{url: strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), data: data}
+	s := server{url: strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), data: data, token: token}
 	eventually(t, "the server is ready", func() bool {
 		resp, err := http.Get(s.url + "/readyz")
 		if err != nil {
@@ -98,8 +112,14 @@ func eventually(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-// args prepends --server to a command line.
-func (s server) args(args ...string) []string { return append([]string{"--server", s.url}, args...) }
+// args prepends --server (and --token) to a command line.
+func (s server) args(args ...string) []string {
+	pre := []string{"--server", s.url}
+	if s.token != "" {
+		pre = append(pre, "--token", s.token)
+	}
+	return append(pre, args...)
+}
 
 // ok runs a command against the server and requires success.
 func (s server) ok(t *testing.T, args ...string) string {
@@ -350,12 +370,13 @@ func TestRemoteBadInputsAndUnknownIDs(t *testing.T) {
 		{[]string{"deploy", "future", v2}, 2, []string{"reprise_v2", "ABI v1"}},
 		{[]string{"deploy", "a/b", wasm["hello"]}, 2, []string{`"a/b"`, "names may not contain"}},
 		{[]string{"invoke", "approval", "--id", "bad*id"}, 2, []string{"--id", `"bad*id"`}},
-		{[]string{"invoke", "approval", "--timeout", "5s"}, 2, []string{"--timeout cannot be used with --server"}},
+		{[]string{"invoke", "approval", "--timeout", "300ms", "--wait"}, 1, []string{"timed out"}},
 		{[]string{"history", id + ".1"}, 2, []string{"is a promise, not an execution"}},
 		{[]string{"history", id, "--attempt", "3"}, 2, []string{"has 1 attempt(s)"}},
 		{[]string{"ls", "--state", "done"}, 2, []string{"--state"}},
 		{[]string{"worker"}, 2, []string{"cannot be used with --server"}},
 		{[]string{"serve"}, 2, []string{"cannot be used with --server"}},
+		{[]string{"tenant", "create", "acme"}, 2, []string{"cannot be used with --server", "--data"}},
 		{[]string{"invoke", "nosuch"}, 4, []string{`unknown function "nosuch"`, "reprise functions"}},
 		{[]string{"run", "--id", "x", wasm["hello"], "--input", "1"}, 1, []string{"execution x was rejected", "decoding input"}},
 		{[]string{"get", "nosuch"}, 4, []string{`no execution or promise with id "nosuch" on server ` + s.url, "--server"}},
@@ -439,5 +460,28 @@ func TestRemoteRefusedTokenSaysWhatToDo(t *testing.T) {
 		if strings.Contains(r.stderr, "tok-secret-1") || strings.Contains(r.stdout, "tok-secret-1") {
 			t.Errorf("%v: the token is shown: %s", args, r)
 		}
+	}
+}
+
+// TestRemoteWithTenantTokens drives a server that authenticates: commands
+// carrying the tenant's token work, a wrong or missing token is refused
+// with the documented message, and a second tenant sees nothing of the
+// first.
+func TestRemoteWithTenantTokens(t *testing.T) {
+	t.Parallel()
+	s := startTenantServer(t)
+	s.ok(t, "deploy", "hello", wasm["hello"])
+	if out := s.ok(t, "invoke", "hello", "--id", "greet", "--input", `{"name":"Ada"}`, "--wait"); !strings.Contains(out, "Ada") {
+		t.Fatalf("invoke with a token: %s", out)
+	}
+	for _, bad := range []server{{url: s.url, data: s.data, token: "rpr_not-a-real-token-0123456789"}, {url: s.url, data: s.data}} {
+		bad.fails(t, 1, []string{"functions"}, "the server refused the token")
+	}
+	other := s
+	other.token = strings.TrimSpace(ok(t, s.data, "tenant", "create", "globex"))
+	eventually(t, "the new tenant is served", func() bool { return reprise(t, s.data, other.args("functions")...).code == 0 })
+	other.fails(t, 4, []string{"get", "greet"}, `"greet"`)
+	if fns := other.ok(t, "functions"); strings.Contains(fns, "hello") {
+		t.Fatalf("globex sees acme's functions:\n%s", fns)
 	}
 }
