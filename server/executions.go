@@ -67,26 +67,26 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, h Host) {
 		writeError(w, r, err)
 		return
 	}
-	id, err = h.Invoke(r.Context(), name, input, host.InvokeOptions{ID: id, Timeout: timeout})
+	// With a wait, one call starts and awaits: a guest that finishes without
+	// a durable call is then written start and result in one commit.
+	opts := host.InvokeOptions{ID: id, Timeout: timeout}
+	var p store.Promise
+	if wait > 0 {
+		p, err = h.InvokeWait(r.Context(), name, input, opts, wait)
+	} else {
+		p.ID, err = h.Invoke(r.Context(), name, input, opts)
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.metrics.invoked()
+	id = p.ID
 	w.Header().Set("Location", "/v1/executions/"+id)
 	w.Header().Set(HeaderID, id)
-	if wait > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), wait)
-		p, err := h.Await(ctx, id)
-		cancel()
-		switch {
-		case err == nil:
-			writeResult(w, p)
-			return
-		case !errors.Is(err, context.DeadlineExceeded):
-			writeError(w, r, err)
-			return
-		}
+	if p.State.Settled() {
+		writeResult(w, p)
+		return
 	}
 	w.Header().Set(HeaderState, store.Pending.String())
 	writeJSON(w, http.StatusAccepted, struct {

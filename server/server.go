@@ -33,6 +33,7 @@ type Host interface {
 	Functions(ctx context.Context) ([]store.Function, error)
 	DeleteFunction(ctx context.Context, name string) error
 	Invoke(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (string, error)
+	InvokeWait(ctx context.Context, name string, input []byte, opts host.InvokeOptions, wait time.Duration) (store.Promise, error)
 	Await(ctx context.Context, id string) (store.Promise, error)
 	Get(ctx context.Context, id string) (store.Promise, error)
 	Execution(ctx context.Context, id string) (store.Execution, error)
