@@ -251,6 +251,7 @@ func (f *fleet) host(t tenant.Tenant) (*tenantHost, error) {
 		MemoryLimit: l.Memory,
 		StepTimeout: time.Duration(l.StepTime),
 		Workers:     l.Concurrency,
+		MaxParked:   maxParked(l.Memory),
 		MaxPayload:  int(l.PayloadSize),
 		MaxSteps:    l.JournalLength,
 	})
@@ -261,6 +262,18 @@ func (f *fleet) host(t tenant.Tenant) (*tenantHost, error) {
 	th := &tenantHost{db: db, h: h, closing: closing}
 	f.hosts[t.Name] = th
 	return th, nil
+}
+
+// parkedBudget is the memory a tenant's parked instances may hold at their
+// limit: past it, waiting executions go cold (they hold no instance and
+// resume by replay), so one tenant cannot fill the machine's memory with
+// instances parked at their memory limit.
+const parkedBudget = 2 << 30
+
+// maxParked is how many instances a tenant may keep parked: its budget at
+// the tenant's memory limit, between 4 and the host's default 256.
+func maxParked(memory uint64) int {
+	return int(min(max(parkedBudget/max(memory, 1), 4), 256))
 }
 
 // close stops every tenant's host, leaving executions durable.
