@@ -349,9 +349,11 @@ func FuzzGuestMemoryArgs(f *testing.F) {
 }
 
 // FuzzDeployDeclarations deploys module bytes with fuzzed memory and table
-// declarations and imports: the host reads those sections itself, before
-// the engine, and lowers table maxima by rewriting the table section. Deploy
-// must never panic, must refuse with ErrInvalidModule or accept, and on
+// declarations, imports, and counts and lengths of every kind: the host
+// reads those itself, before the engine, refuses counts its bytes cannot
+// hold, lowers table maxima by rewriting the table section and drops custom
+// sections. Deploy must never panic or run the process out of memory, must
+// refuse with ErrInvalidModule or accept, and on
 // wazero must accept every module wazero itself compiles whose declarations
 // are within the limits: a rewrite that broke a valid module would fail here.
 func FuzzDeployDeclarations(f *testing.F) {
@@ -376,6 +378,21 @@ func FuzzDeployDeclarations(f *testing.F) {
 	seed(wt.Module{Memory: 1, Tables: []wt.Table{{Min: 1, Max: wt.Ptr(1<<32 - 1)}}})
 	f.Add(fuzzGuest())
 	f.Add(rawEcho())
+	// Counts and lengths that wazero allocates for before it reads what
+	// they count: each ran the process out of memory, or allocated
+	// gigabytes, from a module of a few dozen bytes.
+	for _, tc := range hostileDecl() {
+		f.Add(tc.wasm)
+	}
+	u, cat := wt.ULEB, wt.Cat
+	base := func() []byte { m := wt.Module{Memory: 1}; m.Func("run", nil); return m.Bytes() }
+	f.Add(wt.Insert(base(), 9, cat(u(1), []byte{3, 0}, u(1<<32-1), u(0))))                                // 2^32-1 element indexes
+	f.Add(wt.Insert(base(), 9, cat(u(1), []byte{7, 0x70}, u(1<<32-1), []byte{0xd2, 0, 0x0b})))            // 2^32-1 element expressions
+	f.Add(wt.Insert(base(), 11, cat(u(1), []byte{1}, u(1<<32-1))))                                        // a 4 GiB data segment
+	f.Add(wt.Section(base(), 0, cat(wt.Str("name"), []byte{1, 6}, u(1<<32-1), []byte{0, 0})))             // 2^32-1 function names
+	f.Add(wt.Section(base(), 0, cat(wt.Str("name"), []byte{2, 8}, u(1), u(0), u(1<<32-1), []byte{0, 0}))) // 2^32-1 local names
+	f.Add(wt.Section(base(), 0, cat(u(1<<32-1), []byte{0})))                                              // a custom section name of 4 GiB
+	f.Add(wt.Insert(base(), 7, cat(u(1), u(1<<32-1), []byte{0})))                                         // an export name of 4 GiB
 
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		if len(wasm) > 1<<16 {
@@ -390,7 +407,10 @@ func FuzzDeployDeclarations(f *testing.F) {
 		if rt == nil || err == nil || !strings.Contains(err.Error(), "compile:") || strings.Contains(err.Error(), "malformed module") {
 			return
 		}
-		if cm, cerr := rt.CompileModule(ctx, wasm); cerr == nil {
+		// The custom sections the host drops unread may be as hostile as
+		// the rest: wazero gets the module without them, as the host's
+		// engine does; dropping them changes nothing else.
+		if cm, cerr := rt.CompileModule(ctx, host.DropCustomSections(wasm)); cerr == nil {
 			cm.Close(ctx)
 			t.Fatalf("wazero compiles the module, the host does not: %v", err)
 		}

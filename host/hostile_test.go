@@ -1,9 +1,13 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -364,4 +368,132 @@ func TestDeployRefusesNonFunctionImports(t *testing.T) {
 		})
 	}
 	stillServes(t, h)
+}
+
+// hostileDecl are modules of a few bytes whose counts and lengths declare
+// far more than their bytes hold: an engine that allocates for a count
+// before it reads what it counts (wazero does) would allocate gigabytes, or
+// fail the process, for each. want is the refusal, or "" when the module is
+// accepted (without the part that lied: a custom section is dropped).
+func hostileDecl() []struct {
+	name string
+	wasm []byte
+	want []string
+} {
+	const many = 1 << 24 // large enough to see, small enough to survive without the check
+	u, s, cat := wt.ULEB, wt.Str, wt.Cat
+	base := func() wt.Module { m := wt.Module{Memory: 1}; m.Func("run", nil); return m }
+	with := func(id byte, payload []byte) []byte { return wt.Insert(base().Bytes(), id, payload) }
+	custom := func(payload []byte) []byte { return wt.Section(base().Bytes(), 0, payload) }
+	names := func(sub byte, content []byte) []byte {
+		return custom(cat(s("name"), []byte{sub}, u(uint32(len(content))), content))
+	}
+	// A function type () -> (), then one whose parameters are counted in
+	// the millions, in the type section the module already has: replace it.
+	types := func(payload []byte) []byte {
+		b := base().Bytes()
+		size := int(b[9]) // the type section comes first and is short
+		return append(wt.Section(b[:8:8], 1, payload), b[10+size:]...)
+	}
+	return []struct {
+		name string
+		wasm []byte
+		want []string
+	}{
+		{"a data segment of 4 GiB in 3 bytes", with(11, cat(u(1), []byte{0}, wt.I32Const(0), []byte{0x0b}, u(1<<32-1), []byte("abc"))),
+			[]string{"data segment", "4294967295 bytes declared with 3 left"}},
+		{"a passive data segment of 16 MiB in 3 bytes", with(11, cat(u(1), []byte{1}, u(many), []byte("abc"))),
+			[]string{"data segment", "16777216 bytes declared"}},
+		{"two data segments, the second too long", with(11, cat(u(2), []byte{1}, u(1), []byte("a"), []byte{1}, u(many), []byte("bc"))),
+			[]string{"data segment", "16777216 bytes declared with 2 left"}},
+		{"an element segment of 2^24 function indexes", with(9, cat(u(1), []byte{0}, wt.I32Const(0), []byte{0x0b}, u(many), u(0))),
+			[]string{"element function indexes", "16777216 of them"}},
+		{"a passive element segment of 2^24 expressions", with(9, cat(u(1), []byte{5, 0x70}, u(many), []byte{0xd2, 0, 0x0b})),
+			[]string{"element expressions", "16777216 of them"}},
+		{"a declarative element segment of 2^24 function indexes", with(9, cat(u(1), []byte{3, 0}, u(many), u(0))),
+			[]string{"element function indexes", "16777216 of them"}},
+		{"an export name of 16 MiB", with(7, cat(u(1), u(many), []byte("run"))),
+			[]string{"name runs past the end"}},
+		{"a function type of 2^24 parameters", types(cat(u(1), []byte{0x60}, u(many), []byte{wt.I32, 0})),
+			[]string{"value types", "16777216 of them"}},
+		{"a recursion group of 2^24 types", types(cat(u(1), []byte{0x4e}, u(many), []byte{0x60, 0, 0})),
+			[]string{"recursion group types", "16777216 of them"}},
+		// A reference-typed local takes more than one byte: read as one,
+		// the next declaration's count would be taken for a type and its
+		// 2^24 locals never counted.
+		{"locals hidden behind a reference type", func() []byte {
+			m := wt.Module{Memory: 1}
+			m.Funcs = append(m.Funcs, wt.Func{Export: "run"})
+			b := m.Bytes()
+			body := cat(u(2), u(1), []byte{0x63, 0x70}, u(many), []byte{wt.I32}, []byte{0x0b})
+			i := bytes.LastIndex(b, []byte{10, 4, 1, 2, 0, 0x0b}) // the code section: one body [0 locals, end]
+			return wt.Section(b[:i:i], 10, cat(u(1), u(uint32(len(body))), body))
+		}(), []string{"16777217 locals"}},
+		{"a name section of 2^24 function names", names(1, cat(u(many), u(0), s("run"))), nil},
+		{"a name section of 2^24 local names", names(2, cat(u(1), u(0), u(many), u(0), s("x"))), nil},
+		{"a name section with a module name of 16 MiB", names(0, cat(u(many), []byte("m"))), nil},
+		{"a custom section whose name is 16 MiB long", custom(cat(u(many), []byte("x"))), nil},
+		{"a DWARF section of garbage", custom(cat(s(".debug_info"), bytes.Repeat([]byte{0xff}, 64))), nil},
+	}
+}
+
+// TestDeployAllocatesInProportionToTheModule deploys modules that declare
+// far more than their bytes hold: each is refused, or accepted without the
+// custom section that lied, before the engine allocates for what it
+// declares; deploying one allocates megabytes at most, not what it declares.
+func TestDeployAllocatesInProportionToTheModule(t *testing.T) {
+	h := newHost(t, func(c *host.Config) { c.ReadyInstances = -1 })
+	for _, tc := range hostileDecl() {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := h.Deploy(context.Background(), "decl", tc.wasm, "")
+			runtime.ReadMemStats(&after)
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+				t.Errorf("deploying %d bytes allocated %d MiB", len(tc.wasm), alloc>>20)
+			}
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("deploy: %v, want it accepted without the custom section", err)
+				}
+				return
+			}
+			if !errors.Is(err, host.ErrInvalidModule) {
+				t.Fatalf("deploy: err = %v, want ErrInvalidModule", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("deploy error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+	stillServes(t, h)
+}
+
+// The "name" section is kept, so that a trap names the function it
+// happened in; other custom sections are dropped before compiling, and the
+// module is stored and hashed as it was deployed.
+func TestTrapNamesFunctionsAfterCustomSectionsAreDropped(t *testing.T) {
+	h := newHost(t, func(c *host.Config) { c.Retry = host.RetryPolicy{MaxAttempts: 1} })
+	m := wt.Module{Memory: 1}
+	m.Func("run", nil, wt.Call(1))
+	m.Func("", nil, []byte{0x00}) // unreachable
+	wasm := wt.Section(m.Bytes(), 0, wt.Cat(wt.Str(".debug_info"), bytes.Repeat([]byte{0xff}, 64)))
+	wasm = wt.Section(wasm, 0, wt.Names("run", "trap_in_here"))
+	wasm = wt.Section(wasm, 0, wt.Cat(wt.Str("producers"), []byte{0}))
+	f, err := h.Deploy(context.Background(), "trap", wasm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(wasm); f.Module != hex.EncodeToString(sum[:]) {
+		t.Errorf("module hash %s, want the sha256 of the bytes deployed", f.Module)
+	}
+	if got, err := h.store.GetModule(context.Background(), f.Module); err != nil || !bytes.Equal(got, wasm) {
+		t.Errorf("stored module differs from the bytes deployed (%v)", err)
+	}
+	p := h.run("trap", []byte{}, host.InvokeOptions{})
+	if v := string(p.Value.Data); p.State != store.Rejected || !strings.Contains(v, "unreachable") || !strings.Contains(v, "trap_in_here") {
+		t.Fatalf("got %s %s, want REJECTED with a trap in trap_in_here", p.State, p.Value.Data)
+	}
 }

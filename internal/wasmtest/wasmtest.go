@@ -217,3 +217,44 @@ func TableGrow(idx uint32) []byte { return uleb([]byte{0xfc, 15}, idx) }
 
 // RefNullFunc is ref.null func.
 var RefNullFunc = []byte{0xd0, 0x70}
+
+// ULEB is v as an unsigned LEB128, for hand-written counts and lengths.
+func ULEB(v uint32) []byte { return uleb(nil, v) }
+
+// Str is s as a name: its length, then its bytes.
+func Str(s string) []byte { return str(nil, s) }
+
+// Insert returns the module wasm (as Bytes makes it) with a section of the
+// given id and payload placed where the binary format orders it: before
+// the first section with a higher id. Custom sections (id 0) go at the end.
+func Insert(wasm []byte, id byte, payload []byte) []byte {
+	at := len(wasm)
+	for i := 8; id != 0 && i < len(wasm); {
+		if wasm[i] > id && wasm[i] != 0 && wasm[i] != 12 || id == 12 && wasm[i] == 10 {
+			at = i
+			break
+		}
+		j := i + 1
+		var size, shift uint32
+		for ; j < len(wasm); j++ {
+			size |= uint32(wasm[j]&0x7f) << shift
+			shift += 7
+			if wasm[j]&0x80 == 0 {
+				break
+			}
+		}
+		i = j + 1 + int(size)
+	}
+	out := Section(append([]byte(nil), wasm[:at]...), id, payload)
+	return append(out, wasm[at:]...)
+}
+
+// Names is the payload of a "name" custom section naming functions 0, 1,
+// ... in order; append it with Section(wasm, 0, Names(...)).
+func Names(funcs ...string) []byte {
+	sub := uleb(nil, uint32(len(funcs)))
+	for i, f := range funcs {
+		sub = str(uleb(sub, uint32(i)), f)
+	}
+	return append(append(str(nil, "name"), 1), append(uleb(nil, uint32(len(sub))), sub...)...)
+}
