@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/reprise-wasm/reprise/abi"
+	wt "github.com/reprise-wasm/reprise/internal/wasmtest"
 )
 
 // reprise runs the CLI binary and returns its stdout, failing on an error.
@@ -40,7 +44,8 @@ func TestE2EWithTenants(t *testing.T) {
 	acmeTok := reprise(t, bin, "--data", data, "tenant", "create", "acme")
 	globexTok := reprise(t, bin, "--data", data, "tenant", "create", "globex")
 	webTok := reprise(t, bin, "--data", data, "tenant", "create", "web", "--http-allow", "127.0.0.1")
-	acme, globex, web := bearerHeader(acmeTok), bearerHeader(globexTok), bearerHeader(webTok)
+	tightTok := reprise(t, bin, "--data", data, "tenant", "create", "tight", "--memory", "1MiB", "--journal-length", "3", "--step-time", "300ms")
+	acme, globex, web, tight := bearerHeader(acmeTok), bearerHeader(globexTok), bearerHeader(webTok), bearerHeader(tightTok)
 
 	top := t
 	srv := startServe(t, top, bin, data)
@@ -72,6 +77,32 @@ func TestE2EWithTenants(t *testing.T) {
 		if a.status != 200 || a.header.Get(HeaderState) != c.state || !strings.Contains(string(a.body), c.has) {
 			t.Fatalf("httpcall: %d %s %s, want %s with %q", a.status, a.header.Get(HeaderState), a.body, c.state, c.has)
 		}
+	}
+
+	// The host-side limits of a tenant are its host's: a Go guest needs more
+	// than 1 MiB of memory, four journaled calls are more than three, and
+	// an endless loop is stopped after the step time.
+	a := do(t, base, call{"PUT", "/v1/functions/square", tight, string(mustRead(t, filepath.Join(dir, "square.wasm")))})
+	checkError(t, a, 400)
+	if !strings.Contains(string(a.body), "memory limit") {
+		t.Fatalf("deploy over the memory limit: %s", a.body)
+	}
+	var clock wt.Module
+	now := clock.Import(abi.Module, "now", nil, []byte{wt.I64})
+	clock.Memory = 1
+	clock.Funcs = []wt.Func{{Export: abi.DefaultEntry, Code: wt.Cat(
+		wt.Call(now), wt.Drop, wt.Call(now), wt.Drop, wt.Call(now), wt.Drop, wt.Call(now), wt.Drop)}}
+	if a := do(t, base, call{"PUT", "/v1/functions/clock", tight, string(clock.Bytes())}); a.status != 201 {
+		t.Fatalf("deploy clock: %d %s", a.status, a.body)
+	}
+	if a := do(t, base, call{"POST", "/v1/functions/clock/invoke?wait=30s", tight, ""}); a.header.Get(HeaderState) != "REJECTED" || !strings.Contains(string(a.body), "more than 3 journaled host calls") {
+		t.Fatalf("over the journal length: %d %s %s", a.status, a.header.Get(HeaderState), a.body)
+	}
+	if a := do(t, base, call{"PUT", "/v1/functions/forever", tight, string(spinModule(0))}); a.status != 201 {
+		t.Fatalf("deploy forever: %d %s", a.status, a.body)
+	}
+	if a := do(t, base, call{"POST", "/v1/functions/forever/invoke?wait=30s", tight, ""}); a.header.Get(HeaderState) != "REJECTED" || !strings.Contains(string(a.body), "300ms") {
+		t.Fatalf("over the step time: %d %s %s", a.status, a.header.Get(HeaderState), a.body)
 	}
 
 	// kill -9 while acme's execution sleeps; the restarted server finishes it.
@@ -117,7 +148,7 @@ func TestE2EWithTenants(t *testing.T) {
 	})
 	deploy(t, base, "square", filepath.Join(dir, "square.wasm"), late)
 	do(t, base, call{"POST", "/v1/functions/square/invoke", late, "2"})
-	a := do(t, base, call{"POST", "/v1/functions/square/invoke", late, "3"})
+	a = do(t, base, call{"POST", "/v1/functions/square/invoke", late, "3"})
 	checkError(t, a, 429)
 	if !strings.Contains(string(a.body), `"limit":"rate"`) {
 		t.Fatalf("429 body %s", a.body)
@@ -127,4 +158,13 @@ func TestE2EWithTenants(t *testing.T) {
 	if err := srv.cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, srv.stderr)
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
