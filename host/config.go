@@ -33,6 +33,13 @@ type Config struct {
 	// (cold). Default 256. Negative disables parking: every await that has to
 	// wait goes cold.
 	MaxParked int
+	// MaxModules bounds the modules a host keeps compiled in memory, each
+	// with its pool of ready instances (a Go guest: a few MB of code and
+	// 4.5 MiB per instance); past it the least recently used is evicted,
+	// and compiled again (from the compilation cache) when it is next used.
+	// Executions running or parked on an evicted module keep it until they
+	// end. Default 64.
+	MaxModules int
 	// ReadyInstances is how many fresh instances per module are kept
 	// instantiated ahead of need, off the latency path. Default 2; negative
 	// disables the pool.
@@ -99,6 +106,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxParked == 0 {
 		c.MaxParked = 256
+	}
+	if c.MaxModules <= 0 {
+		c.MaxModules = 64
 	}
 	if c.ReadyInstances == 0 {
 		c.ReadyInstances = 2

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/reprise-wasm/reprise/abi"
@@ -23,20 +24,101 @@ var ErrInvalidModule = errors.New("invalid module")
 const wasiModule = "wasi_snapshot_preview1"
 
 // module is a compiled guest with a pool of fresh instances.
+//
+// A host keeps at most Config.MaxModules of them compiled (see compiled);
+// past that the least recently used is evicted: its pool is drained, and its
+// compiled code is closed once nothing uses it any more. What uses a module
+// is counted in users: every live instance of it (pooled, running, or parked
+// while its execution awaits) and every caller that compiled returned it to
+// and that has not instantiated it yet. An execution parked on an evicted
+// module resumes on its own instance, which still holds the code; a later
+// use compiles the module again (from the compilation cache: cheap).
 type module struct {
 	hash  string
 	mod   engine.Module
 	ready chan *instance // fresh instances, bound to no execution yet
 
-	fillMu  sync.Mutex
+	mu      sync.Mutex // guards the fields below
 	filling bool
-	closed  bool
+	closed  bool // no more pool fills: evicted, or the host is closing
+	users   int
+	evicted bool // out of the host's modules: mod is closed when users reach 0
+	done    bool // mod is closed
 }
 
 // instance is one instance and the sandbox its WASI sees.
 type instance struct {
 	inst engine.Instance
 	sys  *sandbox
+}
+
+// use is an engine instance that holds a reference to its module until it
+// is closed.
+type use struct {
+	engine.Instance
+	m    *module
+	once sync.Once
+}
+
+func (u *use) Close(ctx context.Context) error {
+	err := u.Instance.Close(ctx)
+	u.once.Do(func() { u.m.release(ctx) })
+	return err
+}
+
+// acquire adds a user of m; false when m is closed already.
+func (m *module) acquire() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done {
+		return false
+	}
+	m.users++
+	return true
+}
+
+// release drops a user of m, closing m's code when it was the last user of
+// an evicted module.
+func (m *module) release(ctx context.Context) {
+	m.mu.Lock()
+	m.users--
+	last := m.users == 0 && m.evicted && !m.done
+	if last {
+		m.done = true
+	}
+	m.mu.Unlock()
+	if last {
+		m.mod.Close(ctx)
+	}
+}
+
+// evict takes m out of use: no more pool fills, the pool drained, and its
+// code closed now or when its last instance closes. compiled must have
+// removed it from the host's modules.
+func (m *module) evict(ctx context.Context) {
+	m.mu.Lock()
+	m.evicted, m.closed = true, true
+	last := m.users == 0 && !m.done
+	if last {
+		m.done = true
+	}
+	m.mu.Unlock()
+	if last {
+		m.mod.Close(ctx)
+	}
+	m.drain(ctx)
+}
+
+// drain closes the instances in m's pool.
+func (m *module) drain(ctx context.Context) {
+	for {
+		select {
+		case in := <-m.ready:
+			in.inst.Close(ctx)
+		default:
+			return
+		}
+	}
 }
 
 func hashModule(wasm []byte) string {
@@ -128,13 +210,37 @@ type moduleSlot struct {
 	ready chan struct{} // closed when m or err is set
 	m     *module
 	err   error
+	used  int64 // moduleClock at the last use, for eviction
+	// evicted marks a slot kept only because its module, evicted, still
+	// has users: it is keyed "evicted/<n>", so that Close finds it and a
+	// later eviction drains what was put in its pool since.
+	evicted bool
 }
 
+// moduleClock orders the uses of modules, for eviction.
+var moduleClock atomic.Int64
+
 // compiled returns module hash, compiling it once however many callers ask at
-// the same time. wazero shares compiled code between compilations of the same
-// bytes, so a duplicate must never be compiled and closed: that would free
-// code the kept copy still runs.
+// the same time. A module returned without an error must be instantiated
+// once by the caller (get or instantiate): it holds a reference to the
+// module that the instance takes over, so the module cannot be closed
+// before. (wazero shares the compiled code of identical bytes between
+// compilations and counts them, so a module compiled again while an
+// evicted copy still runs is safe to close after it.)
 func (h *Host) compiled(ctx context.Context, hash, entry string, wasm func() ([]byte, error)) (*module, error) {
+	for {
+		m, err := h.compiledOnce(ctx, hash, entry, wasm)
+		if !errors.Is(err, errModuleClosed) {
+			return m, err
+		}
+		// Evicted and closed between its lookup and now: look again,
+		// which compiles it again.
+	}
+}
+
+var errModuleClosed = errors.New("module closed")
+
+func (h *Host) compiledOnce(ctx context.Context, hash, entry string, wasm func() ([]byte, error)) (*module, error) {
 	h.modMu.Lock()
 	if h.modules == nil {
 		h.modMu.Unlock()
@@ -145,6 +251,7 @@ func (h *Host) compiled(ctx context.Context, hash, entry string, wasm func() ([]
 		slot = &moduleSlot{ready: make(chan struct{})}
 		h.modules[hash] = slot
 	}
+	slot.used = moduleClock.Add(1)
 	h.modMu.Unlock()
 	if ok {
 		select {
@@ -155,7 +262,13 @@ func (h *Host) compiled(ctx context.Context, hash, entry string, wasm func() ([]
 		if slot.err != nil {
 			return nil, slot.err
 		}
-		return slot.m, validateEntry(slot.m.mod, entry)
+		if err := validateEntry(slot.m.mod, entry); err != nil {
+			return slot.m, err
+		}
+		if !slot.m.acquire() {
+			return nil, errModuleClosed
+		}
+		return slot.m, nil
 	}
 	// The compile is shared: it runs on the host's context, not this
 	// caller's, and checks nothing caller-specific.
@@ -166,6 +279,9 @@ func (h *Host) compiled(ctx context.Context, hash, entry string, wasm func() ([]
 		err = fmt.Errorf("module %s: %w", hash, err)
 	}
 	slot.err = err
+	if err == nil {
+		slot.m.users++ // this caller's, before anyone can evict it
+	}
 	close(slot.ready)
 	if err != nil {
 		h.modMu.Lock()
@@ -175,11 +291,82 @@ func (h *Host) compiled(ctx context.Context, hash, entry string, wasm func() ([]
 		h.modMu.Unlock()
 		return nil, err
 	}
-	return slot.m, validateEntry(slot.m.mod, entry)
+	h.evictModules(slot)
+	if err := validateEntry(slot.m.mod, entry); err != nil {
+		slot.m.release(ctx)
+		return slot.m, err
+	}
+	return slot.m, nil
+}
+
+// evictModules evicts the least recently used compiled modules past
+// Config.MaxModules, and drains the pools of modules evicted before that
+// still have users. fresh, just compiled, counts as just used.
+func (h *Host) evictModules(fresh *moduleSlot) {
+	var evict, drain []*module
+	h.modMu.Lock()
+	fresh.used = moduleClock.Add(1)
+	n := 0
+	for key, slot := range h.modules {
+		switch {
+		case !slot.evicted:
+			n++
+		case slot.m.isDone():
+			delete(h.modules, key)
+		default:
+			drain = append(drain, slot.m)
+		}
+	}
+	for ; n > h.cfg.MaxModules; n-- {
+		var oldest string
+		for key, slot := range h.modules {
+			if slot.evicted || !slot.compiled() {
+				continue // compiling: it is about to be used
+			}
+			if oldest == "" || slot.used < h.modules[oldest].used {
+				oldest = key
+			}
+		}
+		if oldest == "" {
+			break
+		}
+		m := h.modules[oldest].m
+		delete(h.modules, oldest)
+		h.modules[fmt.Sprintf("evicted/%d", moduleClock.Add(1))] = &moduleSlot{ready: closedChan, m: m, evicted: true}
+		evict = append(evict, m)
+	}
+	h.modMu.Unlock()
+	for _, m := range evict {
+		h.log.Debug("module evicted", "module", m.hash)
+		m.evict(h.ctx)
+	}
+	for _, m := range drain {
+		m.drain(h.ctx)
+	}
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// compiled reports whether the slot holds a compiled module.
+func (s *moduleSlot) compiled() bool {
+	select {
+	case <-s.ready:
+		return s.m != nil
+	default:
+		return false
+	}
+}
+
+func (m *module) isDone() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.done
 }
 
 // instantiate makes a fresh instance; its guest runtime initializes with the
-// fixed boot seed and clock, so that part is the same on every replay.
+// fixed boot seed and clock, so that part is the same on every replay. The
+// instance takes over the caller's reference to m (see compiled); on an
+// error the reference is dropped.
 func (h *Host) instantiate(ctx context.Context, m *module) (*instance, error) {
 	// A guest's _initialize gets the same budget as a step: one that never
 	// returns must not hold a worker or a deploy for ever.
@@ -188,13 +375,15 @@ func (h *Host) instantiate(ctx context.Context, m *module) (*instance, error) {
 	sys := newSandbox()
 	inst, err := m.mod.Instantiate(ctx, sys)
 	if err != nil {
+		m.release(ctx)
 		return nil, fmt.Errorf("instantiate module %s: %w", m.hash[:12], err)
 	}
-	return &instance{inst: inst, sys: sys}, nil
+	return &instance{inst: &use{Instance: inst, m: m}, sys: sys}, nil
 }
 
 // get returns a fresh instance, from the pool when one is ready, and starts
-// refilling the pool in the background.
+// refilling the pool in the background. Like instantiate, it takes over the
+// caller's reference to m.
 func (h *Host) get(ctx context.Context, m *module) (*instance, error) {
 	var in *instance
 	select {
@@ -203,6 +392,7 @@ func (h *Host) get(ctx context.Context, m *module) (*instance, error) {
 	}
 	h.refill(m)
 	if in != nil {
+		m.release(ctx) // the pooled instance holds its own
 		return in, nil
 	}
 	return h.instantiate(ctx, m)
@@ -212,18 +402,18 @@ func (h *Host) refill(m *module) {
 	if cap(m.ready) == 0 {
 		return
 	}
-	m.fillMu.Lock()
+	m.mu.Lock()
 	if m.filling || m.closed {
-		m.fillMu.Unlock()
+		m.mu.Unlock()
 		return
 	}
 	m.filling = true
-	m.fillMu.Unlock()
+	m.mu.Unlock()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		defer func() { m.fillMu.Lock(); m.filling = false; m.fillMu.Unlock() }()
-		for len(m.ready) < cap(m.ready) && h.ctx.Err() == nil {
+		defer func() { m.mu.Lock(); m.filling = false; m.mu.Unlock() }()
+		for len(m.ready) < cap(m.ready) && h.ctx.Err() == nil && m.acquire() {
 			in, err := h.instantiate(h.ctx, m)
 			if err != nil {
 				if h.ctx.Err() == nil { // not just the host closing
@@ -231,9 +421,19 @@ func (h *Host) refill(m *module) {
 				}
 				return
 			}
-			select {
-			case m.ready <- in:
-			default:
+			// Into the pool unless m was evicted meanwhile: its pool is
+			// drained once, and what comes after would stay there.
+			m.mu.Lock()
+			full := m.closed
+			if !full {
+				select {
+				case m.ready <- in:
+				default:
+					full = true
+				}
+			}
+			m.mu.Unlock()
+			if full {
 				in.inst.Close(h.ctx)
 				return
 			}
@@ -241,18 +441,18 @@ func (h *Host) refill(m *module) {
 	}()
 }
 
+// close closes m as the host closes: every run has ended.
 func (m *module) close(ctx context.Context) {
-	m.fillMu.Lock()
-	m.closed = true
-	m.fillMu.Unlock()
-	for {
-		select {
-		case in := <-m.ready:
-			in.inst.Close(ctx)
-		default:
-			m.mod.Close(ctx)
-			return
-		}
+	m.mu.Lock()
+	m.closed, m.evicted = true, true
+	m.mu.Unlock()
+	m.drain(ctx)
+	m.mu.Lock()
+	last := !m.done
+	m.done = true
+	m.mu.Unlock()
+	if last {
+		m.mod.Close(ctx)
 	}
 }
 
