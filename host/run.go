@@ -316,7 +316,7 @@ func trapMessage(err error) (string, string) {
 // schedules a new attempt after the policy's backoff.
 func (r *run) retry(msg, stack string) {
 	ctx := r.h.ctx
-	if entries := r.localEntries(); len(entries) > 0 || r.held != nil {
+	if entries := r.localPrefix(); len(entries) > 0 || r.held != nil {
 		// A held start is written here (a retry needs the execution), or
 		// the retry is not this run's to schedule.
 		if _, err := r.commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: entries}); err != nil {
@@ -343,17 +343,35 @@ func (r *run) retry(msg, stack string) {
 	kick(r.h.kicks.tasks)
 }
 
-// localEntries are the pending entries whose effects stay inside the
-// execution (now, random, await_any): what a failed attempt may still write.
-// Entries of calls that make promises are dropped with those promises.
-func (r *run) localEntries() []store.Entry {
-	var out []store.Entry
-	for _, e := range r.pending.Entries {
-		if e.Child == "" {
-			out = append(out, e)
+// localPrefix is what a run that gives up its pending step may still write
+// of it (on shutdown, on a failed or stopped attempt): the pending entries
+// before the first one of a call that makes a promise (invoke, sleep,
+// promise, http). That call and every entry after it are dropped, local
+// ones (now, random, await_any) included.
+//
+// Not all the local entries: a journal is read back as steps 1..n, and now's
+// entry at step N+1 without invoke's at N is a gap no replay gets past (the
+// execution could never resume).
+//
+// Not all the entries with their creates and starts either: that would
+// start, on the way out, children and timers the run is abandoning — claimed
+// by a host that is closing, or for an execution that failed — and write
+// InvokeWait's held start for a caller already told the host closed.
+//
+// Dropping them is sound because nothing of them has escaped: a child is
+// dispatched and a request sent only after the commit holding its entry
+// (write ahead of effect), and a promise's id leaves the execution only
+// through a durable call, which flushes it first, or a log line. So the
+// store is left as a crash at this instant leaves it, which recovery must
+// handle anyway: a replay answers the durable steps from the journal and the
+// guest makes the dropped calls again, finding the same derived ids.
+func (r *run) localPrefix() []store.Entry {
+	for i, e := range r.pending.Entries {
+		if e.Child != "" {
+			return r.pending.Entries[:i:i]
 		}
 	}
-	return out
+	return r.pending.Entries
 }
 
 // giveBack hands an execution's task back after a failure of the host or the
@@ -366,8 +384,8 @@ func (h *Host) giveBack(id string, err error) {
 	}
 }
 
-// shutdown writes pending journal entries and hands the task back, so the
-// next start resumes the execution.
+// shutdown writes the pending journal entries it may (localPrefix) and
+// hands the task back, so the next start resumes the execution.
 func (r *run) shutdown() {
 	if r.held != nil && !r.held.written() {
 		// Nothing written, nothing to resume: the caller hears the host closed.
@@ -375,7 +393,7 @@ func (r *run) shutdown() {
 		return
 	}
 	ctx := context.Background()
-	if entries := r.localEntries(); len(entries) > 0 {
+	if entries := r.localPrefix(); len(entries) > 0 {
 		r.h.store.Commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: entries}, r.h.owner, r.h.leaseUntil())
 	}
 	r.h.store.ReleaseTasks(ctx, r.h.owner, []string{r.exec.ID})
@@ -391,10 +409,11 @@ func (r *run) complete() {
 }
 
 // fail rejects the execution with a host-written error. What the attempt had
-// not yet made durable of its promise-making calls is dropped: a failed
-// execution starts no children and sends no requests after the fact.
+// not yet made durable of its promise-making calls is dropped, with the steps
+// after them (localPrefix): a failed execution starts no children and sends
+// no requests after the fact.
 func (r *run) fail(msg, stack string) {
-	r.finish(store.Rejected, errorValue(msg, stack), store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: r.localEntries()})
+	r.finish(store.Rejected, errorValue(msg, stack), store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: r.localPrefix()})
 }
 
 // finish durably writes c (the attempt's last steps) and the settlement of
