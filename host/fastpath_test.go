@@ -115,7 +115,7 @@ func TestInvokeWaitWritesTheStartBeforeTheFirstDurableCall(t *testing.T) {
 
 func TestInvokeWaitWritesTheStartWhenTheWaitRunsOut(t *testing.T) {
 	h := newHost(t)
-	h.deployRaw("spin", guestSpin(3_000_000))
+	h.deployRaw("spin", guestSpin(30_000_000)) // far longer than the wait, on either engine
 	ctx := context.Background()
 	p, err := h.InvokeWait(ctx, "spin", nil, host.InvokeOptions{ID: "s1"}, 5*time.Millisecond)
 	if err != nil || p.State != store.Pending || p.ID != "s1" {
