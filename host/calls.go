@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -226,7 +227,13 @@ func (r *run) http(mem engine.Memory, stack []uint64) {
 		return
 	}
 	r.stepEnd()
-	if p, err := r.h.store.GetPromise(r.ctx, hd.id); err == nil {
+	p, err := r.h.store.GetPromise(r.ctx, hd.id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// Unknown whether an earlier attempt sent it: resume later rather
+		// than risk sending it twice.
+		fail(fmt.Errorf("step %d: read http promise %s: %w", seq, hd.id, err))
+	}
+	if err == nil {
 		// An earlier attempt made this request: its outcome, if any, is
 		// kept; a request it left without one follows the recovery rules.
 		if p.IdempotencyKeyForCreate != keyOf(d) {
