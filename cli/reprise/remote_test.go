@@ -18,10 +18,12 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,6 +33,7 @@ type server struct {
 	url   string // http://127.0.0.1:PORT
 	data  string // its data directory
 	token string // the tenant's, when the server authenticates
+	proc  *exec.Cmd
 }
 
 // startServer starts `reprise serve` on a new data directory and waits until
@@ -70,7 +73,7 @@ func startServe(t *testing.T, data, token string, flags ...string) server {
 		t.Fatalf("reprise serve printed %q (%v); stderr:\n%s", line, err, stderr.String())
 	}
 	go io.Copy(io.Discard, stdout)
-	s := server{url: strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), data: data, token: token}
+	s := server{url: strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), data: data, token: token, proc: c}
 	eventually(t, "the server is ready", func() bool {
 		resp, err := http.Get(s.url + "/readyz")
 		if err != nil {
@@ -483,5 +486,37 @@ func TestRemoteWithTenantTokens(t *testing.T) {
 	other.fails(t, 4, []string{"get", "greet"}, `"greet"`)
 	if fns := other.ok(t, "functions"); strings.Contains(fns, "hello") {
 		t.Fatalf("globex sees acme's functions:\n%s", fns)
+	}
+}
+
+// TestRemoteKill9OfTheServerMidExecution: the CLI starts an execution on a
+// server, the server is killed with SIGKILL while the execution sleeps, a
+// new server on the same data directory resumes it, and the CLI waiting on
+// the same id prints the result.
+func TestRemoteKill9OfTheServerMidExecution(t *testing.T) {
+	t.Parallel()
+	s := startTenantServer(t)
+	s.ok(t, "deploy", "sleep", wasm["sleep"])
+	if id := strings.TrimSpace(s.ok(t, "invoke", "sleep", "--id", "nap", "--input", `{"ms":1500}`)); id != "nap" {
+		t.Fatalf("invoke printed %q", id)
+	}
+	eventually(t, "the sleep is journaled", func() bool {
+		return strings.Contains(reprise(t, s.data, s.args("history", "nap")...).stdout, "sleep")
+	})
+	s.proc.Process.Signal(syscall.SIGKILL)
+	s.proc.Wait()
+
+	s2 := startServe(t, s.data, s.token)
+	out := s2.ok(t, "invoke", "sleep", "--id", "nap", "--input", `{"ms":1500}`, "--wait")
+	var res struct {
+		SleptMS int64 `json:"slept_ms"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.SleptMS < 1500 {
+		t.Fatalf("result after the restart: %q (%v)", out, err)
+	}
+	// The sleep's promise (child nap.2) is journaled once: replay did not
+	// sleep again from the start.
+	if h := s2.ok(t, "history", "nap"); strings.Count(h, "nap.2") != 1 {
+		t.Fatalf("the sleep step is not journaled exactly once:\n%s", h)
 	}
 }
