@@ -168,3 +168,36 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestE2EOneTenantsBrokenStoreDoesNotStopTheOthers: a tenant whose store
+// cannot open answers 503 (without internal details) while the server
+// serves every other tenant.
+func TestE2EOneTenantsBrokenStoreDoesNotStopTheOthers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the reprise binary")
+	}
+	dir := buildE2E(t)
+	bin, data := filepath.Join(dir, "reprise"), filepath.Join(t.TempDir(), "data")
+	okTok := reprise(t, bin, "--data", data, "tenant", "create", "fine")
+	badTok := reprise(t, bin, "--data", data, "tenant", "create", "broken")
+	// A file where the tenant's store directory should be.
+	if err := os.MkdirAll(filepath.Join(data, "tenants", "broken"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "tenants", "broken", "store"), []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, t, bin, data)
+	deploy(t, srv.url, "square", filepath.Join(dir, "square.wasm"), bearerHeader(okTok))
+	if a := do(t, srv.url, call{"POST", "/v1/functions/square/invoke?wait=30s", bearerHeader(okTok), "5"}); a.status != 200 || string(a.body) != "25" {
+		t.Fatalf("the healthy tenant: %d %s", a.status, a.body)
+	}
+	a := do(t, srv.url, call{"GET", "/v1/functions", bearerHeader(badTok), ""})
+	checkError(t, a, 503)
+	if strings.Contains(string(a.body), data) {
+		t.Fatalf("the 503 shows a server path: %s", a.body)
+	}
+	if !strings.Contains(srv.stderr.String(), "tenant not served") {
+		t.Fatalf("the server log does not say which tenant failed:\n%s", srv.stderr)
+	}
+}

@@ -32,6 +32,11 @@ const (
 	codeUnavailable      = 50300
 )
 
+// ErrUnavailable is what a Tenants implementation wraps when a tenant's
+// host cannot serve now (its store failed to open); the API answers 503
+// with the error's text, so that text must not carry internal details.
+var ErrUnavailable = errors.New("unavailable")
+
 // httpError is an error with its API code.
 type httpError struct {
 	Code    int    `json:"code"`
@@ -79,6 +84,8 @@ func toHTTP(err error) *httpError {
 		return apiError(http.StatusBadRequest, codeInvalidModule, "%v", err)
 	case errors.Is(err, store.ErrInvalid):
 		return badRequest("%v", err)
+	case errors.Is(err, ErrUnavailable):
+		return apiError(http.StatusServiceUnavailable, codeUnavailable, "%v", err)
 	case errors.Is(err, host.ErrClosed), errors.Is(err, store.ErrClosed):
 		return apiError(http.StatusServiceUnavailable, codeUnavailable, "the server is shutting down")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -184,9 +184,11 @@ func (a *app) openFleet(ctx context.Context) (*fleet, error) {
 		a.log.Warn("no tenants yet: every request gets 401 until one exists; create one with `reprise tenant create NAME` (or serve with --no-auth for local development)")
 	}
 	for _, t := range ts {
+		// One tenant whose store cannot open (a disk error, a damaged
+		// directory) must not keep the others from being served: its
+		// requests answer 503 saying why, and it is tried again on each.
 		if _, err := f.host(t); err != nil {
-			f.close()
-			return nil, err
+			a.log.Error("tenant not served", "tenant", t.Name, "err", err)
 		}
 	}
 	return f, nil
@@ -203,7 +205,8 @@ func (f *fleet) Authenticate(ctx context.Context, token string) (server.Tenant, 
 	}
 	th, err := f.host(t)
 	if err != nil {
-		return server.Tenant{}, nil, err
+		f.a.log.Error("tenant not served", "tenant", t.Name, "err", err)
+		return server.Tenant{}, nil, fmt.Errorf("%w: this tenant's data cannot be opened now (the server log says why)", server.ErrUnavailable)
 	}
 	return server.Tenant{ID: t.Name, Limits: t.Limits.WithDefaults()}, th.h, nil
 }
