@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -199,5 +200,34 @@ func TestE2EOneTenantsBrokenStoreDoesNotStopTheOthers(t *testing.T) {
 	}
 	if !strings.Contains(srv.stderr.String(), "tenant not served") {
 		t.Fatalf("the server log does not say which tenant failed:\n%s", srv.stderr)
+	}
+}
+
+// TestE2EMetricsOnAPrivateAddress: with --metrics-addr, /metrics (which
+// names every tenant) is served there and not on the API's address.
+func TestE2EMetricsOnAPrivateAddress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the reprise binary")
+	}
+	dir := buildE2E(t)
+	bin, data := filepath.Join(dir, "reprise"), filepath.Join(t.TempDir(), "data")
+	reprise(t, bin, "--data", data, "tenant", "create", "acme")
+	srv := startServe(t, t, bin, data, "--metrics-addr", "127.0.0.1:0")
+	line, err := srv.stdout.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "metrics on ") {
+		t.Fatalf("second line %q, %v", line, err)
+	}
+	metricsURL := strings.TrimSpace(strings.TrimPrefix(line, "metrics on "))
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `reprise_executions{tenant="acme"`) {
+		t.Fatalf("private metrics: %d %s", resp.StatusCode, b)
+	}
+	if a := do(t, srv.url, call{"GET", "/metrics", nil, ""}); a.status != 404 {
+		t.Fatalf("/metrics on the API address: %d", a.status)
 	}
 }

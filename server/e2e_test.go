@@ -75,6 +75,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	url    string
 	stderr *bytes.Buffer
+	stdout *bufio.Reader // after the "listening on" line
 }
 
 // startServe starts `reprise serve` on data with the extra flags and waits
@@ -98,7 +99,8 @@ func startServe(t, owner *testing.T, bin, data string, flags ...string) *proc {
 			cmd.Wait()
 		}
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	p.stdout = bufio.NewReader(stdout)
+	line, err := p.stdout.ReadString('\n')
 	if !strings.HasPrefix(line, "listening on ") {
 		t.Fatalf("first line %q, %v; stderr:\n%s", line, err, p.stderr)
 	}

@@ -60,6 +60,10 @@ type Config struct {
 	// MaxWait caps ?wait on invoke. Default 60s. An http.Server's
 	// WriteTimeout must exceed it (HTTPServer sees to that).
 	MaxWait time.Duration
+	// MetricsElsewhere leaves GET /metrics off the API's routes, for a
+	// server that serves MetricsHandler on another (private) listener: the
+	// metrics name every tenant.
+	MetricsElsewhere bool
 }
 
 // Defaults.
@@ -186,12 +190,17 @@ func (s *Server) routes() {
 		}
 		w.Write([]byte("ready\n"))
 	}))
-	s.handle("GET /metrics", http.HandlerFunc(s.serveMetrics))
+	if !s.cfg.MetricsElsewhere {
+		s.handle("GET /metrics", s.MetricsHandler())
+	}
 	// Anything else under /v1 answers in the API's error format.
 	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apiError(http.StatusNotFound, 0, "no route %s %s", r.Method, r.URL.Path))
 	})
 }
+
+// MetricsHandler serves the Prometheus metrics (what GET /metrics does).
+func (s *Server) MetricsHandler() http.Handler { return http.HandlerFunc(s.serveMetrics) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

@@ -55,6 +55,7 @@ code on this machine.`,
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8420", EnvVars: []string{"REPRISE_ADDR"}, Usage: "listen on `HOST:PORT` (port 0 picks a free one)"},
 			&cli.BoolFlag{Name: "no-auth", DisableDefaultText: true, Usage: "serve the data directory's store as one tenant without tokens (loopback only)"},
 			&cli.DurationFlag{Name: "max-wait", Value: server.DefaultMaxWait, Usage: "cap of an invoke's ?wait"},
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve /metrics on `HOST:PORT` only (e.g. a private address for Prometheus) instead of on --addr, where anyone who reaches the API could read every tenant's figures"},
 		},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) (err error) {
@@ -70,7 +71,13 @@ code on this machine.`,
 			} else if _, _, err := net.SplitHostPort(addr); err != nil {
 				return usageErrorf("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8420", addr)
 			}
-			return a.serve(c.Context, addr, c.Duration("max-wait"), noAuth)
+			metricsAddr := c.String("metrics-addr")
+			if metricsAddr != "" {
+				if _, _, err := net.SplitHostPort(metricsAddr); err != nil {
+					return usageErrorf("--metrics-addr %q: want HOST:PORT, e.g. 127.0.0.1:9420", metricsAddr)
+				}
+			}
+			return a.serve(c.Context, addr, c.Duration("max-wait"), noAuth, metricsAddr)
 		},
 	}
 }
@@ -97,17 +104,30 @@ func (a *app) tenantsFile() string { return filepath.Join(a.dataDir, "tenants.js
 // serve listens first (so /healthz answers and the port is taken at once),
 // then opens the hosts, whose recovery may take a while, and serves until
 // ctx ends.
-func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration, noAuth bool) (err error) {
+func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration, noAuth bool, metricsAddr string) (err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	api := server.New(nil, server.Config{Logger: a.log, MaxWait: maxWait})
+	api := server.New(nil, server.Config{Logger: a.log, MaxWait: maxWait, MetricsElsewhere: metricsAddr != ""})
 	srv := server.HTTPServer(addr, api, maxWait, a.log)
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
 	// Tests and scripts read the address from this line (port 0 picks one).
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
+	if metricsAddr != "" {
+		mln, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", api.MetricsHandler())
+		msrv := server.HTTPServer(metricsAddr, mux, 0, a.log)
+		go func() { served <- msrv.Serve(mln) }()
+		defer msrv.Close()
+		fmt.Fprintf(a.stdout, "metrics on http://%s/metrics\n", mln.Addr())
+	}
 
 	if noAuth {
 		s, err := a.openHost(ctx)
