@@ -18,13 +18,14 @@ type Limits struct {
 	// Concurrency is how many of the tenant's guests run at once; more
 	// executions wait their turn durably, they are never refused.
 	Concurrency int `json:"concurrency,omitempty"`
-	// Rate is how many executions the tenant may start per second through
-	// the API, with bursts of up to Burst.
+	// Rate is how many executions and promises the tenant may create per
+	// second through the API, with bursts of up to Burst.
 	Rate  float64 `json:"rate,omitempty"`
 	Burst int     `json:"burst,omitempty"`
 	// ModuleSize bounds an uploaded module, in bytes.
 	ModuleSize int64 `json:"module_size,omitempty"`
-	// PayloadSize bounds inputs, results, promise values and http bodies.
+	// PayloadSize bounds inputs, results, promise values (with their
+	// headers, tags and idempotency key) and http bodies.
 	PayloadSize int64 `json:"payload_size,omitempty"`
 	// JournalLength bounds the journal of one execution attempt (its steps).
 	JournalLength int `json:"journal_length,omitempty"`

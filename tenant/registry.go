@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,11 +54,13 @@ type file struct {
 // lock file and replace the file atomically.
 type Registry struct {
 	path string
+	log  *slog.Logger // where a reader reports a file it cannot read; nil: nowhere
 
 	mu      sync.Mutex
 	byHash  map[string]Tenant
 	byName  map[string]Tenant
 	stamp   fileStamp
+	bad     fileStamp    // a version of the file that could not be read (reported once)
 	checked atomic.Int64 // Unix ns of the last stat
 }
 
@@ -79,6 +82,11 @@ func Open(path string) (*Registry, error) {
 	}
 	return r, nil
 }
+
+// LogTo makes readers keep serving from the last good reading of the file
+// when it cannot be read again (a damaged or half-edited file), reporting
+// the error to l instead of returning it: what a running server wants.
+func (r *Registry) LogTo(l *slog.Logger) { r.log = l }
 
 // Path is the registry's file.
 func (r *Registry) Path() string { return r.path }
@@ -253,12 +261,22 @@ func (r *Registry) refresh() error {
 		return err
 	}
 	r.mu.Lock()
-	same := st == r.stamp
+	same := st == r.stamp || (r.log != nil && st == r.bad)
 	r.mu.Unlock()
 	if same {
 		return nil
 	}
-	return r.reload()
+	if err := r.reload(); err != nil {
+		if r.log == nil {
+			return err
+		}
+		// Keep the last good tenants until the file changes again.
+		r.mu.Lock()
+		r.bad = st
+		r.mu.Unlock()
+		r.log.Error("tenants file not reread: serving the tenants read before", "err", err)
+	}
+	return nil
 }
 
 // reload reads the file (absent means no tenants).
@@ -299,6 +317,12 @@ func (r *Registry) read() (file, error) {
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
 		return f, fmt.Errorf("tenants file %s is damaged (%v): restore it from a backup", r.path, err)
+	}
+	for _, t := range f.Tenants {
+		// A hand-edited name could otherwise name a directory anywhere.
+		if err := CheckName(t.Name); err != nil {
+			return f, fmt.Errorf("tenants file %s is damaged: %w", r.path, err)
+		}
 	}
 	return f, nil
 }

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,5 +209,41 @@ func TestParseSize(t *testing.T) {
 		if _, err := ParseSize(bad); err == nil {
 			t.Errorf("ParseSize(%q) accepted", bad)
 		}
+	}
+}
+
+func TestAServerKeepsItsTenantsWhenTheFileIsDamaged(t *testing.T) {
+	r := openTemp(t)
+	_, token, err := r.Create("acme", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Open(r.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	srv.LogTo(slog.New(slog.NewTextHandler(&logged, nil)))
+	if err := os.WriteFile(r.Path(), []byte(`{"tenants":[{"name":"acme","tok`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(RecheckEvery + 50*time.Millisecond)
+	if got, err := srv.Authenticate(token); err != nil || got.Name != "acme" {
+		t.Fatalf("after the file was damaged: %+v, %v", got, err)
+	}
+	if !strings.Contains(logged.String(), "damaged") {
+		t.Fatalf("nothing logged: %q", logged.String())
+	}
+	// A command (no logger) is told.
+	if _, err := Open(r.Path()); err == nil {
+		t.Fatal("Open of a damaged file succeeded")
+	}
+}
+
+func TestANameThatEscapesTheTenantsDirectoryIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tenants.json")
+	os.WriteFile(path, []byte(`{"tenants":[{"name":"../../etc","token_sha256":"00"}]}`), 0o600)
+	if _, err := Open(path); err == nil || !errors.Is(err, ErrBadName) {
+		t.Fatalf("Open = %v, want ErrBadName", err)
 	}
 }
