@@ -54,6 +54,10 @@ func TestE2EWithTenants(t *testing.T) {
 
 	checkError(t, do(t, base, call{"GET", "/v1/functions", nil, ""}), 401)
 	checkError(t, do(t, base, call{"GET", "/v1/functions", bearerHeader(acmeTok + "x"), ""}), 401)
+	// Metrics name every tenant: without --metrics-addr there are none.
+	if a := do(t, base, call{"GET", "/metrics", nil, ""}); a.status != 404 {
+		t.Fatalf("/metrics on the API address of a server with tenants: %d", a.status)
+	}
 
 	deploy(t, base, "square", filepath.Join(dir, "square.wasm"), acme)
 	deploy(t, base, "sleep", filepath.Join(dir, "sleep.wasm"), acme)

@@ -74,7 +74,7 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	stdout *bufio.Reader // after the "listening on" line
 }
 
@@ -88,7 +88,7 @@ func startServe(t, owner *testing.T, bin, data string, flags ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, stderr: new(bytes.Buffer)}
+	p := &proc{cmd: cmd, stderr: new(lockedBuffer)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -114,6 +114,25 @@ func startServe(t, owner *testing.T, bin, data string, flags ...string) *proc {
 		return resp.StatusCode == 200
 	})
 	return p
+}
+
+// lockedBuffer is a bytes.Buffer the exec package's copier may write while
+// a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {

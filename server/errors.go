@@ -91,7 +91,9 @@ func toHTTP(err error) *httpError {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return apiError(http.StatusServiceUnavailable, codeUnavailable, "request canceled: %v", err)
 	}
-	return apiError(http.StatusInternalServerError, codeInternal, "internal error: %v", err)
+	// The details (paths, store errors) are for the server's log, which
+	// writeError fills; the client learns only that it was not its fault.
+	return apiError(http.StatusInternalServerError, codeInternal, "internal error: the server log has the details")
 }
 
 // forbidden is the 403 for settling promise p, already settled otherwise;

@@ -63,7 +63,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, h Host) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.admitInvoke(w, r); err != nil {
+	if err := s.admit(w, r); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reprise-wasm/reprise/store"
 	"github.com/reprise-wasm/reprise/tenant"
 )
 
@@ -49,6 +50,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, name string) 
 		return nil, badRequest("reading the request body: %v", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// valueSize is what a promise value stores: its data, its headers, and the
+// tags and idempotency key that come with it, all bounded together by the
+// payload limit.
+func valueSize(v store.Value, tags map[string]string, key string) int {
+	n := len(v.Data) + len(key)
+	for k, x := range v.Headers {
+		n += len(k) + len(x)
+	}
+	for k, x := range tags {
+		n += len(k) + len(x)
+	}
+	return n
 }
 
 // checkPayload refuses a value over the tenant's payload limit.
@@ -99,9 +114,9 @@ func (rs *rates) admit(t Tenant, now time.Time) (ok bool, wait time.Duration) {
 	return false, time.Duration((1 - b.tokens) / rate * float64(time.Second))
 }
 
-// admitInvoke applies the tenant's rate of invocations: over it, a 429 with
-// Retry-After. Nothing was accepted, so nothing is lost.
-func (s *Server) admitInvoke(w http.ResponseWriter, r *http.Request) error {
+// admit applies the tenant's rate of creations (executions and promises):
+// over it, a 429 with Retry-After. Nothing was accepted, so nothing is lost.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	t := tenantOf(r)
 	ok, wait := s.rates.admit(t, time.Now())
 	if ok {
@@ -110,7 +125,7 @@ func (s *Server) admitInvoke(w http.ResponseWriter, r *http.Request) error {
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	e := limitError(http.StatusTooManyRequests, tenant.LimitRate,
-		"this tenant may start %g executions per second (bursts of %d); retry after %v", t.Limits.Rate, t.Limits.Burst, wait.Round(time.Millisecond))
+		"this tenant may create %g executions and promises per second (bursts of %d); retry after %v", t.Limits.Rate, t.Limits.Burst, wait.Round(time.Millisecond))
 	e.Code = codeRateLimited
 	return e
 }

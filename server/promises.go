@@ -31,7 +31,10 @@ func (s *Server) createPromise(w http.ResponseWriter, r *http.Request, h Host) {
 	}
 	c, err := parseCreate(b, r.Header)
 	if err == nil {
-		err = checkPayload(r, "param", len(c.Param.Data))
+		err = checkPayload(r, "param (data, headers, tags and idempotency key)", valueSize(c.Param, c.Tags, c.IdempotencyKey))
+	}
+	if err == nil {
+		err = s.admit(w, r)
 	}
 	if err != nil {
 		writeError(w, r, err)
@@ -66,7 +69,7 @@ func (s *Server) settlePromise(w http.ResponseWriter, r *http.Request, h Host) {
 	}
 	st, err := parseSettle(r.PathValue("id"), b, r.Header)
 	if err == nil {
-		err = checkPayload(r, "value", len(st.Value.Data))
+		err = checkPayload(r, "value (data, headers and idempotency key)", valueSize(st.Value, nil, st.IdempotencyKey))
 	}
 	if err != nil {
 		writeError(w, r, err)

@@ -222,6 +222,9 @@ func TestLimitsRefuseWithTheLimitNamed(t *testing.T) {
 		{"input over payload_size", call{"POST", "/v1/functions/echo/invoke", auth, strings.Repeat("1", 101)}, 413, tenant.LimitPayloadSize},
 		{"promise param over payload_size", call{"POST", "/v1/promises", auth, `{"id":"x","timeout":1,"param":{"data":"` + base64Of(strings.Repeat("x", 101)) + `"}}`}, 413, tenant.LimitPayloadSize},
 		{"settle value over payload_size", call{"PATCH", "/v1/promises/x", auth, `{"state":"RESOLVED","value":{"data":"` + base64Of(strings.Repeat("x", 101)) + `"}}`}, 413, tenant.LimitPayloadSize},
+		{"promise tags over payload_size", call{"POST", "/v1/promises", auth, `{"id":"x","timeout":1,"tags":{"t":"` + strings.Repeat("x", 101) + `"}}`}, 413, tenant.LimitPayloadSize},
+		{"param headers over payload_size", call{"POST", "/v1/promises", auth, `{"id":"x","timeout":1,"param":{"headers":{"h":"` + strings.Repeat("x", 101) + `"}}}`}, 413, tenant.LimitPayloadSize},
+		{"idempotency key over payload_size", call{"POST", "/v1/promises", map[string]string{"Authorization": auth["Authorization"], "Idempotency-Key": strings.Repeat("k", 101)}, `{"id":"x","timeout":1}`}, 413, tenant.LimitPayloadSize},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := do(t, ts.URL, c.call)
@@ -256,6 +259,10 @@ func TestLimitsRefuseWithTheLimitNamed(t *testing.T) {
 	}
 	if a := do(t, ts.URL, call{"GET", "/v1/executions/r-3", auth, ""}); a.status != 404 {
 		t.Fatalf("the refused invocation exists: %d %s", a.status, a.body)
+	}
+	// The same rate bounds creating promises.
+	if a := do(t, ts.URL, call{"POST", "/v1/promises", auth, `{"id":"p","timeout":1}`}); a.status != http.StatusTooManyRequests {
+		t.Fatalf("a promise created over the rate: %d %s", a.status, a.body)
 	}
 	// After the wait it says, the tenant may invoke again.
 	time.Sleep(1100 * time.Millisecond)
