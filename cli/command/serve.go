@@ -55,7 +55,7 @@ code on this machine.`,
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8420", EnvVars: []string{"REPRISE_ADDR"}, Usage: "listen on `HOST:PORT` (port 0 picks a free one)"},
 			&cli.BoolFlag{Name: "no-auth", DisableDefaultText: true, Usage: "serve the data directory's store as one tenant without tokens (loopback only)"},
 			&cli.DurationFlag{Name: "max-wait", Value: server.DefaultMaxWait, Usage: "cap of an invoke's ?wait"},
-			&cli.StringFlag{Name: "metrics-addr", Usage: "serve /metrics on `HOST:PORT` only (e.g. a private address for Prometheus) instead of on --addr, where anyone who reaches the API could read every tenant's figures"},
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve /metrics on `HOST:PORT` (a private address for Prometheus); with tenants this is the only place metrics are served, since they name every tenant (with --no-auth they are also on --addr)"},
 		},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) (err error) {
@@ -109,7 +109,12 @@ func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration, noA
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	api := server.New(nil, server.Config{Logger: a.log, MaxWait: maxWait, MetricsElsewhere: metricsAddr != ""})
+	// Metrics name every tenant: a server with tenants serves them only on
+	// a listener of their own.
+	api := server.New(nil, server.Config{Logger: a.log, MaxWait: maxWait, MetricsElsewhere: metricsAddr != "" || !noAuth})
+	if !noAuth && metricsAddr == "" {
+		a.log.Info("metrics are off: give --metrics-addr HOST:PORT to serve /metrics on a private address")
+	}
 	srv := server.HTTPServer(addr, api, maxWait, a.log)
 	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
@@ -179,8 +184,19 @@ type fleet struct {
 	ctx context.Context
 	reg *tenant.Registry
 
-	mu    sync.Mutex
-	hosts map[string]*tenantHost
+	mu     sync.Mutex
+	slots  map[string]*tenantSlot // by tenant name
+	closed bool
+}
+
+// tenantSlot is a tenant's host, or the attempt to open it: the fleet's
+// lock is not held while a store opens (recovery may take a while), and
+// other requests for the same tenant wait for the one attempt.
+type tenantSlot struct {
+	ready chan struct{} // closed when the attempt has ended
+	th    *tenantHost
+	err   error
+	at    time.Time // when it ended
 }
 
 type tenantHost struct {
@@ -189,13 +205,18 @@ type tenantHost struct {
 	closing *atomic.Bool
 }
 
+// reopenAfter is how long a tenant whose store failed to open waits before
+// a request tries again, so a broken tenant costs little per request.
+const reopenAfter = 10 * time.Second
+
 // openFleet reads the tenants and opens a host for each.
 func (a *app) openFleet(ctx context.Context) (*fleet, error) {
 	reg, err := tenant.Open(a.tenantsFile())
 	if err != nil {
 		return nil, err
 	}
-	f := &fleet{a: a, ctx: ctx, reg: reg, hosts: map[string]*tenantHost{}}
+	reg.LogTo(a.log) // a damaged file edited by hand does not stop the server
+	f := &fleet{a: a, ctx: ctx, reg: reg, slots: map[string]*tenantSlot{}}
 	ts, err := reg.List()
 	if err != nil {
 		return nil, err
@@ -206,10 +227,8 @@ func (a *app) openFleet(ctx context.Context) (*fleet, error) {
 	for _, t := range ts {
 		// One tenant whose store cannot open (a disk error, a damaged
 		// directory) must not keep the others from being served: its
-		// requests answer 503 saying why, and it is tried again on each.
-		if _, err := f.host(t); err != nil {
-			a.log.Error("tenant not served", "tenant", t.Name, "err", err)
-		}
+		// requests answer 503 saying why, and it is tried again later.
+		f.host(t)
 	}
 	return f, nil
 }
@@ -225,8 +244,7 @@ func (f *fleet) Authenticate(ctx context.Context, token string) (server.Tenant, 
 	}
 	th, err := f.host(t)
 	if err != nil {
-		f.a.log.Error("tenant not served", "tenant", t.Name, "err", err)
-		return server.Tenant{}, nil, fmt.Errorf("%w: this tenant's data cannot be opened now (the server log says why)", server.ErrUnavailable)
+		return server.Tenant{}, nil, err
 	}
 	return server.Tenant{ID: t.Name, Limits: t.Limits.WithDefaults()}, th.h, nil
 }
@@ -235,22 +253,78 @@ func (f *fleet) Authenticate(ctx context.Context, token string) (server.Tenant, 
 func (f *fleet) Hosts() map[string]server.Host {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	m := make(map[string]server.Host, len(f.hosts))
-	for n, th := range f.hosts {
-		m[n] = th.h
+	m := make(map[string]server.Host, len(f.slots))
+	for n, s := range f.slots {
+		select {
+		case <-s.ready:
+			if s.th != nil {
+				m[n] = s.th.h
+			}
+		default:
+		}
 	}
 	return m
 }
 
-// host returns t's host, opening it on first use. A tenant's limits inside
-// executions (memory, step time, concurrency, journal length, HTTP) are
-// its host's configuration, read when the host opens.
+// errUnservable is the answer for a tenant whose host cannot open now; the
+// reason is in the server's log, not in the answer.
+var errUnservable = fmt.Errorf("%w: this tenant's data cannot be opened now (the server log says why)", server.ErrUnavailable)
+
+// host returns t's host, opening it on first use.
 func (f *fleet) host(t tenant.Tenant) (*tenantHost, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if th := f.hosts[t.Name]; th != nil {
-		return th, nil
+	if f.closed {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("%w: the server is stopping", server.ErrUnavailable)
 	}
+	s := f.slots[t.Name]
+	if s != nil {
+		f.mu.Unlock()
+		<-s.ready
+		if s.err == nil || time.Since(s.at) < reopenAfter {
+			if s.err != nil {
+				return nil, errUnservable
+			}
+			return s.th, nil
+		}
+		f.mu.Lock()
+		if f.slots[t.Name] != s { // another request is retrying already
+			f.mu.Unlock()
+			return f.host(t)
+		}
+	}
+	s = &tenantSlot{ready: make(chan struct{})}
+	f.slots[t.Name] = s
+	f.mu.Unlock()
+
+	th, err := f.open(t)
+	// Published under the lock, so close either sees this host or this
+	// opener sees the fleet closed and closes it itself.
+	f.mu.Lock()
+	closed := f.closed
+	if closed && err == nil {
+		err = errors.New("the server is stopping")
+	} else {
+		s.th = th
+	}
+	s.err, s.at = err, time.Now()
+	close(s.ready)
+	f.mu.Unlock()
+	if closed && th != nil {
+		th.close(context.Background())
+		return nil, fmt.Errorf("%w: the server is stopping", server.ErrUnavailable)
+	}
+	if err != nil {
+		f.a.log.Error("tenant not served", "tenant", t.Name, "err", err)
+		return nil, errUnservable
+	}
+	return th, nil
+}
+
+// open opens t's store and starts its host. A tenant's limits inside
+// executions (memory, step time, concurrency, journal length, payload,
+// HTTP) are its host's configuration, read here.
+func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 	dir := filepath.Join(f.a.dataDir, "tenants", t.Name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
@@ -282,9 +356,13 @@ func (f *fleet) host(t tenant.Tenant) (*tenantHost, error) {
 		db.Close()
 		return nil, fmt.Errorf("tenant %s: start host: %w", t.Name, err)
 	}
-	th := &tenantHost{db: db, h: h, closing: closing}
-	f.hosts[t.Name] = th
-	return th, nil
+	return &tenantHost{db: db, h: h, closing: closing}, nil
+}
+
+// close stops the host, leaving executions durable, and closes the store.
+func (th *tenantHost) close(ctx context.Context) error {
+	th.closing.Store(true)
+	return errors.Join(th.h.Close(ctx), th.db.Close())
 }
 
 // parkedBudget is the memory a tenant's parked instances may hold at their
@@ -299,29 +377,36 @@ func maxParked(memory uint64) int {
 	return int(min(max(parkedBudget/max(memory, 1), 4), 256))
 }
 
-// close stops every tenant's host, leaving executions durable.
+// close stops every tenant's host, leaving executions durable; hosts still
+// opening close themselves when they are done.
 func (f *fleet) close() error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.closed = true
+	var ths = map[string]*tenantHost{}
+	for n, s := range f.slots {
+		select {
+		case <-s.ready:
+			if s.th != nil {
+				ths[n] = s.th
+			}
+		default:
+		}
+	}
+	f.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	var errs []error
 	var wg sync.WaitGroup
 	var emu sync.Mutex
-	for name, th := range f.hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			th.closing.Store(true)
-			err := errors.Join(th.h.Close(ctx), th.db.Close())
-			if err != nil {
+	for name, th := range ths {
+		wg.Go(func() {
+			if err := th.close(ctx); err != nil {
 				emu.Lock()
 				errs = append(errs, fmt.Errorf("tenant %s: %w", name, err))
 				emu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	f.hosts = map[string]*tenantHost{}
 	return errors.Join(errs...)
 }

@@ -30,8 +30,9 @@ stored, and limits. A running server sees changes within a second.
    rotate NAME   replace the token; the old one stops working
 
 Limits (a 0 or absent flag means the default). Sizes take KiB, MiB, GiB.
-rate, burst, module-size and payload-size apply at once; memory, step-time,
-concurrency, journal-length and http-allow when the server next starts.`,
+rate, burst and module-size apply at once; memory, step-time, concurrency,
+journal-length, http-allow and payload-size (inside executions) when the
+server next starts.`,
 			"reprise tenant create acme --rate 50 --memory 64MiB",
 			"export REPRISE_TOKEN=$(reprise tenant create acme)",
 			"reprise tenant set acme --http-allow api.example.com,*.internal.example.com",
@@ -40,7 +41,7 @@ concurrency, journal-length and http-allow when the server next starts.`,
 			&cli.StringFlag{Name: "memory", Usage: "memory per instance, `SIZE` (default 128MiB)"},
 			&cli.DurationFlag{Name: "step-time", Usage: "time a guest may run between blocking calls (default 10s)"},
 			&cli.IntFlag{Name: "concurrency", Usage: "guests running at once; more wait their turn (default 4)"},
-			&cli.Float64Flag{Name: "rate", Usage: "executions started per second through the API (default 100)"},
+			&cli.Float64Flag{Name: "rate", Usage: "executions and promises created per second through the API (default 100)"},
 			&cli.IntFlag{Name: "burst", Usage: "executions that may start at once above the rate (default max(200, rate))"},
 			&cli.StringFlag{Name: "module-size", Usage: "largest module upload, `SIZE` (default 32MiB)"},
 			&cli.StringFlag{Name: "payload-size", Usage: "largest input, result or promise value, `SIZE` (default 1MiB)"},
