@@ -231,13 +231,13 @@ func (r *run) http(mem engine.Memory, stack []uint64) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		// Unknown whether an earlier attempt sent it: resume later rather
 		// than risk sending it twice.
-		fail(fmt.Errorf("step %d: read http promise %s: %w", seq, hd.id, err))
+		r.unwind(fmt.Errorf("step %d: read http promise %s: %w", seq, hd.id, err))
 	}
 	if err == nil {
 		// An earlier attempt made this request: its outcome, if any, is
 		// kept; a request it left without one follows the recovery rules.
 		if p.IdempotencyKeyForCreate != keyOf(d) {
-			fail(&permanentError{fmt.Errorf("step %d: http request differs from the one an earlier attempt made at this step (promise %s)", seq, hd.id)})
+			r.unwind(&permanentError{fmt.Errorf("step %d: http request differs from the one an earlier attempt made at this step (promise %s)", seq, hd.id)})
 		}
 		r.record(seq, store.OpHTTP, d, hd.id, nil)
 		r.flush()
@@ -293,7 +293,7 @@ func callAwaitAny(ctx context.Context, mem engine.Memory, stack []uint64) {
 	if e != nil && len(e.Outcome) == 4 {
 		winner = int(binary.BigEndian.Uint32(e.Outcome))
 		if winner >= len(hs) {
-			fail(&permanentError{fmt.Errorf("journal of %s: await_any at step %d names index %d of %d", r.exec.ID, seq, winner, len(hs))})
+			r.unwind(&permanentError{fmt.Errorf("journal of %s: await_any at step %d names index %d of %d", r.exec.ID, seq, winner, len(hs))})
 		}
 		r.awaitAny(hs[winner : winner+1])
 	} else {

@@ -8,8 +8,23 @@ func SetTestImports(cfg *Config, imps []engine.Import) { cfg.testImports = imps 
 
 // Active reports whether a goroutine of h drives execution id right now.
 func (h *Host) Active(id string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.execMu.Lock()
+	defer h.execMu.Unlock()
 	_, ok := h.active[id]
 	return ok
+}
+
+// InvalidTransitions counts the execution and module state transitions h
+// refused: a bug of the host, which tests check never happens.
+func InvalidTransitions(h *Host) uint64 { return h.execs.invalid.Load() + h.modules.invalid.Load() }
+
+// LiveByState counts the executions h drives by state name.
+func LiveByState(h *Host) map[string]int64 {
+	m := map[string]int64{}
+	for s := execQueued; s < execDone; s++ {
+		if n := h.execs.by[s].Load(); n != 0 {
+			m[s.String()] = n
+		}
+	}
+	return m
 }

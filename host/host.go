@@ -4,6 +4,7 @@
 package host
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,7 +28,8 @@ var (
 	ErrClosed          = errors.New("host closed")
 )
 
-// Host runs durable functions on one store.
+// Host runs durable functions on one store. See the package doc for its
+// goroutines and locks.
 type Host struct {
 	cfg    Config
 	store  store.Store
@@ -35,38 +37,34 @@ type Host struct {
 	engine engine.Engine
 	owner  string // this process's worker identity for task leases
 
-	importNames  map[string]bool // abi.Module imports offered
-	extraModules map[string]bool // test-only import modules
+	importNames  map[string]bool // abi.Module imports offered; read-only after New
+	extraModules map[string]bool // test-only import modules; read-only after New
 
-	ctx    context.Context // canceled by Close: stops loops and guests
+	ctx    context.Context // canceled by Close with errShutdown: stops loops and guests
 	cancel context.CancelCauseFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // every goroutine the host starts; Close waits for them
 
-	slots     chan struct{} // running guests
+	slots     chan struct{} // running guests: a buffered slot each, at most Config.Workers
 	recovered chan struct{} // closed once the first claim of tasks is dispatched
 	kicks     struct{ tasks, timers chan struct{} }
 
-	modMu   sync.Mutex
-	modules map[string]*moduleSlot // by module hash; nil once closed
+	modules moduleCache // compiled modules and their pools; locked on its own
 
-	funcMu sync.Mutex
+	funcMu sync.Mutex                // guards funcs
 	funcs  map[string]cachedFunction // name → latest version seen
 
-	mu       sync.Mutex
-	active   map[string]*active               // executions with a goroutine here
+	execMu sync.Mutex         // guards active, the fields of every active in it, and parked
+	active map[string]*active // executions driven by a goroutine here, by id
+	parked list.List          // of *active parked in memory, longest-parked first: the eviction order
+	execs  execCounts         // executions by state; atomic, written under execMu
+
+	watchMu  sync.Mutex                       // guards watchers
 	watchers map[string]map[*watcher]struct{} // promise id → waiting parties
-	parked   parkList
+
+	httpMu   sync.Mutex      // guards inflight
 	inflight map[string]bool // http promise ids whose request this process is sending
 
 	stats hostStats
-}
-
-// active is an execution being driven by a goroutine of this host.
-type active struct {
-	run     *run  // the current attempt, nil between attempts
-	again   bool  // a task arrived while it ran: run it once more
-	stopped error // its promise was settled from outside before run was set
-	fresh   *fresh
 }
 
 // fresh carries what the host just wrote for a new execution, so running it
@@ -96,13 +94,14 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		importNames:  map[string]bool{},
 		extraModules: map[string]bool{},
 		slots:        make(chan struct{}, cfg.Workers),
-		modules:      map[string]*moduleSlot{},
 		funcs:        map[string]cachedFunction{},
 		active:       map[string]*active{},
 		watchers:     map[string]map[*watcher]struct{}{},
 		inflight:     map[string]bool{},
 		recovered:    make(chan struct{}),
 	}
+	h.modules.byHash = map[string]*module{}
+	h.modules.log = cfg.Logger
 	h.kicks.tasks = make(chan struct{}, 1)
 	h.kicks.timers = make(chan struct{}, 1)
 	imports := Imports()
@@ -112,7 +111,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	for _, imp := range cfg.testImports {
 		h.extraModules[imp.Module] = true
 	}
-	pages := uint32(min(max(cfg.MemoryLimit/65536, 1), 65536))
+	pages := memoryLimitPages(cfg.MemoryLimit)
 	newEngine := cfg.NewEngine
 	if newEngine == nil {
 		newEngine = func(ctx context.Context, c engine.Config) (engine.Engine, error) { return wazeroengine.New(ctx, c) }
@@ -139,14 +138,6 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	return h, nil
 }
 
-func (h *Host) loop(f func()) {
-	h.wg.Add(1)
-	go func() { defer h.wg.Done(); f() }()
-}
-
-// errShutdown is the cause given to executions stopped by Close.
-var errShutdown = errors.New("host shutting down")
-
 // Close stops the host: running guests are stopped and their pending journal
 // entries written, tasks are released so the next start resumes them.
 // It does not close the store.
@@ -159,19 +150,8 @@ func (h *Host) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	h.modMu.Lock()
-	slots := h.modules
-	h.modules = nil // no new compiles from here on
-	h.modMu.Unlock()
-	for _, slot := range slots {
-		select {
-		case <-slot.ready:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if slot.m != nil {
-			slot.m.close(context.Background())
-		}
+	if err := h.closeModules(ctx); err != nil {
+		return err
 	}
 	return h.engine.Close(context.Background())
 }
@@ -179,14 +159,6 @@ func (h *Host) Close(ctx context.Context) error {
 func (h *Host) nowMs() int64 { return time.Now().UnixMilli() }
 
 func (h *Host) leaseUntil() int64 { return time.Now().Add(h.cfg.Lease).UnixMilli() }
-
-// kick wakes a loop without blocking.
-func kick(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
 
 // Deploy stores wasm and binds name to it as a new version. entry "" means
 // abi.DefaultEntry. The module is compiled and validated first, so a bad one
@@ -209,9 +181,7 @@ func (h *Host) Deploy(ctx context.Context, name string, wasm []byte, entry strin
 	if err != nil {
 		return store.Function{}, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
-	select {
-	case m.ready <- in:
-	default:
+	if !m.offer(in) {
 		in.inst.Close(ctx)
 	}
 	if err := h.store.PutModule(ctx, hash, wasm); err != nil {
@@ -230,7 +200,7 @@ func (h *Host) Deploy(ctx context.Context, name string, wasm []byte, entry strin
 // loadCompiled is loadModule for bytes in hand (at deploy), validating entry
 // even when the module is already compiled for another function.
 func (h *Host) loadCompiled(ctx context.Context, hash string, wasm []byte, entry string) (*module, error) {
-	return h.compiled(ctx, hash, entry, func() ([]byte, error) { return wasm, nil })
+	return h.module(ctx, hash, entry, func() ([]byte, error) { return wasm, nil })
 }
 
 // cachedFunction is a function as last read, and when.
@@ -354,198 +324,10 @@ func (h *Host) start(ctx context.Context, s store.Start) (store.Promise, error) 
 		if s.Promise.Timeout != store.NoTimeout {
 			kick(h.kicks.timers)
 		}
-		h.dispatch(store.Task{Exec: s.Promise.ID}, &fresh{exec: s.Execution, input: p.Param.Data})
+		h.dispatch(s.Promise.ID, &fresh{exec: s.Execution, input: p.Param.Data})
 	}
 	return p, nil
 }
-
-// InvokeWait invokes function name with input, as Invoke does, and waits up
-// to wait for the execution to settle. It returns the execution's promise:
-// settled, or pending when wait passed first — its start is then durable,
-// as after Invoke, and p.ID names it. An id (opts.ID) that is already
-// taken by an execution of the same function waits for that one.
-//
-// A guest that ends without a durable host call (invoke, sleep, promise,
-// http, or an await that must wait; now and random ride along) is written
-// start and result in one commit: one store write instead of two. Until
-// then the execution is private to this call: no one else can see its id,
-// and should the process die, the caller has no answer and nothing is lost,
-// since the guest had no effect outside. The first durable call, or the
-// wait running out, writes the start first, and from there on it is an
-// ordinary execution.
-//
-// When ctx ends first, InvokeWait returns ctx's error; the execution
-// goes on only if its start was already durable.
-func (h *Host) InvokeWait(ctx context.Context, name string, input []byte, opts InvokeOptions, wait time.Duration) (store.Promise, error) {
-	s, err := h.newStart(ctx, name, input, opts)
-	if err != nil {
-		return store.Promise{}, err
-	}
-	id := s.Promise.ID
-	deadline := time.Now().Add(wait)
-	hs := &heldStart{start: s, done: make(chan struct{})}
-	a := h.dispatchHeld(hs)
-	if a == nil { // already driven here (or closing): the ordinary way
-		p, err := h.start(ctx, s)
-		if err != nil || p.State.Settled() || wait <= 0 {
-			return p, err
-		}
-		return h.awaitUntil(ctx, id, deadline)
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	var gaveUp error
-	select {
-	case <-hs.done:
-	case <-timer.C:
-	case <-ctx.Done():
-		gaveUp = ctx.Err()
-	}
-	hs.mu.Lock()
-	switch hs.state {
-	case startSettled:
-		hs.mu.Unlock()
-		return hs.result, nil
-	case startHeld:
-		// The guest still runs and nothing is written: give up on it, or
-		// make its start durable now, as Invoke would have.
-		if gaveUp != nil {
-			hs.end(startDropped, gaveUp)
-			hs.mu.Unlock()
-			h.stopHeld(hs, a)
-			return store.Promise{}, gaveUp
-		}
-		p, created, err := h.store.StartExecution(ctx, s, h.owner, h.leaseUntil())
-		switch {
-		case err != nil:
-			hs.end(startDropped, err)
-		case !created:
-			hs.end(startTaken, nil)
-		default:
-			hs.end(startWritten, nil)
-			if s.Promise.Timeout != store.NoTimeout {
-				kick(h.kicks.timers)
-			}
-		}
-		hs.mu.Unlock()
-		if err != nil || !created {
-			h.stopHeld(hs, a) // not ours to run
-		}
-		return p, conflictError(id, err)
-	case startDropped:
-		err := hs.err
-		hs.mu.Unlock()
-		if !errors.Is(err, errSettled) {
-			if h.ctx.Err() != nil {
-				return store.Promise{}, ErrClosed
-			}
-			return store.Promise{}, conflictError(id, err)
-		}
-		// The id was settled from outside: it is someone else's execution.
-	default: // startWritten, startTaken: an ordinary execution now
-		hs.mu.Unlock()
-	}
-	if gaveUp != nil {
-		return store.Promise{}, gaveUp
-	}
-	return h.awaitUntil(ctx, id, deadline)
-}
-
-// awaitUntil is Await until deadline; past it, it returns the promise
-// pending, without error.
-func (h *Host) awaitUntil(ctx context.Context, id string, deadline time.Time) (store.Promise, error) {
-	wctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	p, err := h.Await(wctx, id)
-	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		if p.ID == "" {
-			return h.store.GetPromise(ctx, id)
-		}
-		return p, nil
-	}
-	return p, err
-}
-
-// heldStart is the start of an execution invoked through InvokeWait, held
-// back so that a guest without durable calls is written start and result in
-// one commit. Whoever writes it — the run with its first durable step, or
-// the caller when its wait runs out — does so holding mu, so it is written
-// once and both know whether this invocation made the execution.
-type heldStart struct {
-	start store.Start
-
-	mu     sync.Mutex
-	state  startState
-	result store.Promise // startSettled: the execution's settled promise
-	err    error         // startDropped: why
-	done   chan struct{} // closed when state leaves startHeld
-}
-
-type startState uint8
-
-const (
-	startHeld    startState = iota // not written: the run is private to the invocation
-	startWritten                   // written, creating the execution: an ordinary run from here on
-	startSettled                   // written together with the result
-	startTaken                     // the id existed already: this run may write nothing
-	startDropped                   // never to be written: the run ended or failed first, or the caller gave up
-)
-
-// end records the final state; hs.mu is held.
-func (hs *heldStart) end(s startState, err error) {
-	hs.state, hs.err = s, err
-	close(hs.done)
-}
-
-// written reports whether the start is durable and this invocation's.
-func (hs *heldStart) written() bool {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	return hs.state == startWritten || hs.state == startSettled
-}
-
-// dropIfHeld gives up on writing the start, unless it is written already.
-func (hs *heldStart) dropIfHeld(err error) {
-	hs.mu.Lock()
-	if hs.state == startHeld {
-		hs.end(startDropped, err)
-	}
-	hs.mu.Unlock()
-}
-
-// dispatchHeld drives a held invocation like dispatch, unless its id is
-// driven here already (nil then: the caller takes the ordinary way, and
-// the store decides whose execution it is).
-func (h *Host) dispatchHeld(hs *heldStart) *active {
-	id := hs.start.Promise.ID
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.active[id]; ok || h.ctx.Err() != nil {
-		return nil
-	}
-	a := &active{fresh: &fresh{exec: hs.start.Execution, input: hs.start.Promise.Param.Data, held: hs}}
-	h.active[id] = a
-	h.wg.Add(1)
-	go h.drive(id, a)
-	return a
-}
-
-// stopHeld stops the run of held invocation hs, whose start is not to be
-// written; a later run of the same id (another invocation's) goes on.
-func (h *Host) stopHeld(hs *heldStart, a *active) {
-	h.mu.Lock()
-	r := a.run
-	if r == nil && a.fresh != nil && a.fresh.held == hs {
-		a.stopped = errNotOurs // not yet running: stop it once it is
-	}
-	h.mu.Unlock()
-	if r != nil && r.held == hs {
-		r.stop(errNotOurs)
-	}
-}
-
-// errNotOurs stops the run of an invocation whose start is not to be written.
-var errNotOurs = errors.New("the invocation's execution is not this run's to write")
 
 func conflictError(id string, err error) error {
 	if errors.Is(err, store.ErrConflict) {
@@ -682,9 +464,12 @@ func (h *Host) WaitIdle(ctx context.Context) error {
 			return ErrClosed
 		case <-t.C:
 		}
-		h.mu.Lock()
-		busy := len(h.active) > h.parked.l.Len() || len(h.inflight) > 0
-		h.mu.Unlock()
+		h.execMu.Lock()
+		busy := len(h.active) > h.parked.Len()
+		h.execMu.Unlock()
+		h.httpMu.Lock()
+		busy = busy || len(h.inflight) > 0
+		h.httpMu.Unlock()
 		if busy {
 			idle = 0
 		} else {

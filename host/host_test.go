@@ -71,6 +71,12 @@ func (th *testHost) close() {
 	if err := th.Host.Close(ctx); err != nil {
 		th.t.Errorf("close host: %v", err)
 	}
+	if n := host.InvalidTransitions(th.Host); n != 0 {
+		th.t.Errorf("the host made %d invalid state transitions (see its error log)", n)
+	}
+	if live := host.LiveByState(th.Host); len(live) != 0 {
+		th.t.Errorf("after Close, executions are still driven: %v", live)
+	}
 	if err := th.store.Close(); err != nil {
 		th.t.Errorf("close store: %v", err)
 	}

@@ -21,8 +21,8 @@ const interruptedMsg = "interrupted: the host stopped after this request may hav
 // claimHTTP marks promise id as being sent by this process; false when it
 // already is.
 func (h *Host) claimHTTP(id string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.httpMu.Lock()
+	defer h.httpMu.Unlock()
 	if h.inflight[id] {
 		return false
 	}
@@ -31,9 +31,9 @@ func (h *Host) claimHTTP(id string) bool {
 }
 
 func (h *Host) doneHTTP(id string) {
-	h.mu.Lock()
+	h.httpMu.Lock()
 	delete(h.inflight, id)
-	h.mu.Unlock()
+	h.httpMu.Unlock()
 }
 
 // sendHTTP sends a request whose intent is durable, then settles its promise
@@ -139,7 +139,7 @@ func (r *run) recoverHTTP(hd *handle, idempotent bool) {
 	}
 	defer r.h.doneHTTP(hd.id)
 	if _, err := r.h.Settle(r.ctx, store.Settle{ID: hd.id, State: store.Rejected, Value: store.Value{Data: errorValue(interruptedMsg, "")}, IdempotencyKey: "reprise:http"}); err != nil && !errors.Is(err, store.ErrForbidden) {
-		fail(err)
+		r.unwind(err)
 	}
 }
 

@@ -2,10 +2,8 @@ package host
 
 import (
 	"cmp"
-	"container/list"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,15 +14,15 @@ import (
 
 	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/store"
-	"github.com/tetratelabs/wazero/sys"
 )
 
 // run is one attempt of an execution on one instance: from a fresh instance,
 // through replay of the attempt's journal, to a result, a trap or a
-// suspension. The guest goroutine is the only one that touches it, except
-// for stop and guestSince.
+// suspension. The goroutine that drives its execution (and runs its guest)
+// is the only one that touches it, except for stop, guestSince and evict.
 type run struct {
 	h       *Host
+	act     *active // the execution as driven here
 	exec    store.Execution
 	input   []byte
 	journal []store.Entry // the attempt's journal as loaded: replayed first
@@ -40,15 +38,17 @@ type run struct {
 	outcome store.State // Pending until resolve or reject
 	result  []byte
 
-	ctx        context.Context
-	cancel     context.CancelCauseFunc
-	inst       *instance
-	sys        *sandbox
-	slot       bool         // holds a running slot
-	guestSince atomic.Int64 // Unix ns the guest started running, 0 while it waits
-	stepAt     time.Time    // when the guest's current step began (Stats.Steps); zero while it waits
-	evict      chan struct{}
-	parkElem   *list.Element // guarded by h.mu
+	ctx     context.Context // canceled with a *stopCause to stop the run from outside
+	cancel  context.CancelCauseFunc
+	unwound error // why a host call unwound the guest (unwind); nil if none did
+	inst    *instance
+	sys     *sandbox
+	slot    bool // holds a running slot
+	// guestSince is when the guest started running (Unix ns), 0 while it
+	// waits: the watchdog reads it to enforce Config.StepTimeout.
+	guestSince atomic.Int64
+	stepAt     time.Time     // when the guest's current step began (Stats.Steps); zero while it waits
+	evict      chan struct{} // sent to by park when this run is evicted from memory while parked
 
 	tail []byte // the end of the guest's stderr, for trap messages
 	slab []byte // small outcomes are cut from it: one allocation per many steps
@@ -70,85 +70,53 @@ type runKey struct{}
 
 func runOf(ctx context.Context) *run { return ctx.Value(runKey{}).(*run) }
 
-// abort unwinds the guest from inside a host call. wazero hands the panic
-// back as an error wrapping it.
-type abort struct{ err error }
-
-func (a *abort) Error() string { return a.err.Error() }
-func (a *abort) Unwrap() error { return a.err }
-
-func fail(err error) { panic(&abort{err}) }
-
-// Reasons a run stops other than returning.
-var (
-	errSuspended   = errors.New("suspended until a promise settles")
-	errStepTimeout = errors.New("step time limit")
-)
-
-// NondeterminismError is a replay that diverged from the journal.
-type NondeterminismError struct {
-	Step           uint32
-	JournalOp      store.Op
-	JournalDigest  [16]byte
-	GuestOp        store.Op
-	GuestDigest    [16]byte
-	ExecutionID    string
-	JournalAttempt uint32
-}
-
-func (e *NondeterminismError) Error() string {
-	what := "with other arguments"
-	if e.JournalOp != e.GuestOp {
-		what = "a different call"
+// execute runs one pass of execution a: takes a slot, prepares the
+// attempt, runs the guest and writes what follows from its end. It runs
+// nothing when the execution has finished, or when the host is closing.
+func (h *Host) execute(a *active) {
+	if !h.takeSlot() {
+		return // still queued: drive ends it
 	}
-	return fmt.Sprintf("non-determinism at step %d of execution %s (attempt %d): the journal holds %s (request %x) but the guest now made %s: %s (request %x). "+
-		"Replay needs the same host calls with the same arguments in the same order: the guest read something not journaled, or its input or code changed",
-		e.Step, e.ExecutionID, e.JournalAttempt, e.JournalOp, e.JournalDigest[:6], what, e.GuestOp, e.GuestDigest[:6])
-}
-
-// permanentError fails an execution without retrying it.
-type permanentError struct{ err error }
-
-func (p *permanentError) Error() string { return p.err.Error() }
-func (p *permanentError) Unwrap() error { return p.err }
-
-// execute runs one attempt of execution id, or nothing when it has finished.
-func (h *Host) execute(id string, a *active) {
-	if !h.acquire() {
-		return
-	}
-	r, err := h.prepare(id, a.fresh)
+	h.execMu.Lock()
+	h.setState(a, execPreparing)
+	h.execMu.Unlock()
+	r, err := h.prepare(a.id, a.fresh)
 	if r == nil {
-		h.release()
+		h.execMu.Lock()
+		h.setState(a, execEnding)
+		h.execMu.Unlock()
+		h.giveSlot()
 		if f := a.fresh; f != nil && f.held != nil {
 			// Failed before the guest could start, and nothing is written:
 			// the caller hears why.
-			f.held.dropIfHeld(fmt.Errorf("prepare execution %s: %w", id, cmp.Or(err, errNotOurs)))
+			f.held.dropIfHeld(fmt.Errorf("prepare execution %s: %w", a.id, cmp.Or[error](err, errNotOurs)))
 			return
 		}
 		if err != nil && h.ctx.Err() == nil {
-			h.giveBack(id, err)
+			h.giveBack(a.id, err)
 		}
 		return
 	}
-	r.slot = true
-	h.mu.Lock()
+	r.slot, r.act = true, a
+	h.execMu.Lock()
 	a.run = r
+	h.setState(a, execRunning)
 	if a.stopped != nil { // settled from outside while it was being prepared
 		r.stop(a.stopped)
 	}
-	h.mu.Unlock()
+	h.execMu.Unlock()
 	err = r.call()
-	h.mu.Lock()
+	h.execMu.Lock()
 	a.run = nil
-	h.mu.Unlock()
+	h.setState(a, execEnding)
+	h.execMu.Unlock()
 	r.end(err)
 	if r.held != nil {
 		// Ended without writing anything (say, stopped): nothing will be.
-		r.held.dropIfHeld(cmp.Or(context.Cause(r.ctx), err, errNotOurs))
+		r.held.dropIfHeld(cmp.Or[error](context.Cause(r.ctx), err, errNotOurs))
 	}
 	if r.slot {
-		h.release()
+		h.giveSlot()
 	}
 }
 
@@ -191,18 +159,18 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 	r.ctx, r.cancel = context.WithCancelCause(h.ctx)
 	r.ctx = context.WithValue(r.ctx, runKey{}, r)
 	if exec.Module == "" {
-		r.fail(fmt.Sprintf("function %q is not deployed; deploy it, then invoke again", exec.Function), "")
+		r.reject(fmt.Sprintf("function %q is not deployed; deploy it, then invoke again", exec.Function), "")
 		return nil, nil
 	}
 	m, err := h.loadModule(ctx, exec.Module, exec.Entry)
 	if errors.Is(err, ErrInvalidModule) { // the pinned code can never run
-		r.fail(fmt.Sprintf("cannot load module of function %q: %v", exec.Function, err), "")
+		r.reject(fmt.Sprintf("cannot load module of function %q: %v", exec.Function, err), "")
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	in, err := h.get(ctx, m)
+	in, err := h.takeInstance(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -226,226 +194,6 @@ func (r *run) call() error {
 // stop ends the run from another goroutine; the guest stops at its next loop
 // back-edge or host call.
 func (r *run) stop(cause error) { r.cancel(cause) }
-
-// end turns how the guest stopped into the execution's next state.
-func (r *run) end(err error) {
-	if err == nil {
-		r.complete()
-		return
-	}
-	var ab *abort
-	var exit *sys.ExitError
-	cause := context.Cause(r.ctx)
-	switch {
-	case errors.As(err, &ab) && errors.Is(ab.err, errSuspended):
-		// Durably parked in the store; a settlement makes a new task.
-	case errors.As(err, &exit) && exit.ExitCode() == 0:
-		r.complete() // proc_exit(0): a normal end
-	case cause == errShutdown:
-		r.shutdown()
-	case cause == errSettled, cause == errNotOurs:
-		// Canceled or timed out from outside, or another invocation's
-		// execution: nothing left to do.
-	case errors.As(err, &ab) && errors.Is(ab.err, context.Canceled) && r.h.ctx.Err() != nil:
-		r.shutdown()
-	case errors.As(err, new(*NondeterminismError)), errors.As(err, new(*permanentError)):
-		r.fail(unwrapAbort(err).Error(), "")
-	case cause == errStepTimeout:
-		r.trap(err, cause) // even when it struck inside a host call
-	case errors.As(err, &ab) && errors.Is(ab.err, store.ErrNotOwner):
-		// The task is gone (settled from outside) or someone else holds it:
-		// nothing of this run may be written.
-		r.h.log.Debug("run ended: task no longer ours", "id", r.exec.ID, "err", ab.err)
-	case errors.As(err, &ab) && r.held != nil && !r.held.written():
-		// A host or store failure before anything was written: the caller
-		// of InvokeWait hears of it; there is nothing to recover.
-		r.held.dropIfHeld(ab.err)
-	case errors.As(err, &ab):
-		// A host or store failure, not the guest's: the same attempt is
-		// recovered later by replay (recovery is not retry).
-		r.h.giveBack(r.exec.ID, ab.err)
-	default:
-		r.trap(err, cause)
-	}
-}
-
-func unwrapAbort(err error) error {
-	var ab *abort
-	if errors.As(err, &ab) {
-		return ab.err
-	}
-	return err
-}
-
-// trap handles a guest that failed: it is retried as a new attempt until the
-// policy gives up, then its promise rejects with the message and stack.
-func (r *run) trap(err, cause error) {
-	msg, stack := trapMessage(err)
-	if cause == errStepTimeout {
-		msg = fmt.Sprintf("the guest ran for more than %s without awaiting (the step time limit) and was stopped", r.h.cfg.StepTimeout)
-	}
-	if t := strings.TrimSpace(string(r.tail)); t != "" {
-		// A Go guest's panic is on its stderr: its first line says what happened.
-		first, _, _ := strings.Cut(t, "\n")
-		msg += ": " + first
-		stack = strings.TrimSpace(t + "\n" + stack)
-	}
-	if int(r.exec.Attempt) >= r.h.cfg.Retry.MaxAttempts {
-		r.fail(fmt.Sprintf("attempt %d of %d failed: %s", r.exec.Attempt, r.h.cfg.Retry.MaxAttempts, msg), stack)
-		return
-	}
-	r.h.log.Warn("attempt failed, retrying", "id", r.exec.ID, "attempt", r.exec.Attempt, "err", msg)
-	r.retry(msg, stack)
-}
-
-// trapMessage splits wazero's error into the message and the wasm stack.
-func trapMessage(err error) (string, string) {
-	s := err.Error()
-	var exit *sys.ExitError
-	if errors.As(err, &exit) {
-		return fmt.Sprintf("the guest exited with code %d", exit.ExitCode()), ""
-	}
-	s = strings.TrimPrefix(s, "wasm error: ")
-	if i := strings.Index(s, "\nwasm stack trace:"); i >= 0 {
-		return s[:i], strings.TrimSpace(s[i+1:])
-	}
-	return s, ""
-}
-
-// retry writes what the failed attempt journaled (kept for history) and
-// schedules a new attempt after the policy's backoff.
-func (r *run) retry(msg, stack string) {
-	ctx := r.h.ctx
-	if entries := r.localPrefix(); len(entries) > 0 || r.held != nil {
-		// A held start is written here (a retry needs the execution), or
-		// the retry is not this run's to schedule.
-		if _, err := r.commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: entries}); err != nil {
-			r.h.log.Warn("write journal of failed attempt", "id", r.exec.ID, "err", err)
-			if r.held != nil && !r.held.written() {
-				return
-			}
-		}
-	}
-	next := r.exec
-	next.Attempt++
-	next.AttemptStart = time.Now().UnixNano()
-	next.LastError = msg
-	if stack != "" {
-		next.LastError += "\n" + stack
-	}
-	readyAt := time.Now().Add(r.h.cfg.Retry.backoff(r.exec.Attempt)).UnixMilli()
-	if err := r.h.store.Retry(ctx, next, r.h.owner, readyAt); err != nil {
-		if ctx.Err() == nil && !errors.Is(err, store.ErrNotOwner) {
-			r.h.giveBack(r.exec.ID, fmt.Errorf("schedule retry: %w", err))
-		}
-		return
-	}
-	kick(r.h.kicks.tasks)
-}
-
-// localPrefix is what a run that gives up its pending step may still write
-// of it (on shutdown, on a failed or stopped attempt): the pending entries
-// before the first one of a call that makes a promise (invoke, sleep,
-// promise, http). That call and every entry after it are dropped, local
-// ones (now, random, await_any) included.
-//
-// Not all the local entries: a journal is read back as steps 1..n, and now's
-// entry at step N+1 without invoke's at N is a gap no replay gets past (the
-// execution could never resume).
-//
-// Not all the entries with their creates and starts either: that would
-// start, on the way out, children and timers the run is abandoning — claimed
-// by a host that is closing, or for an execution that failed — and write
-// InvokeWait's held start for a caller already told the host closed.
-//
-// Dropping them is sound because nothing of them has escaped: a child is
-// dispatched and a request sent only after the commit holding its entry
-// (write ahead of effect), and a promise's id leaves the execution only
-// through a durable call, which flushes it first, or a log line. So the
-// store is left as a crash at this instant leaves it, which recovery must
-// handle anyway: a replay answers the durable steps from the journal and the
-// guest makes the dropped calls again, finding the same derived ids.
-func (r *run) localPrefix() []store.Entry {
-	for i, e := range r.pending.Entries {
-		if e.Child != "" {
-			return r.pending.Entries[:i:i]
-		}
-	}
-	return r.pending.Entries
-}
-
-// giveBack hands an execution's task back after a failure of the host or the
-// store (not of the guest), so the same attempt is run again — here or by
-// another worker — after the task loop's next pass.
-func (h *Host) giveBack(id string, err error) {
-	h.log.Error("execution interrupted by a host error; it will resume", "id", id, "err", err)
-	if rerr := h.store.ReleaseTasks(context.WithoutCancel(h.ctx), h.owner, []string{id}); rerr != nil {
-		h.log.Error("release task", "id", id, "err", rerr)
-	}
-}
-
-// shutdown writes the pending journal entries it may (localPrefix) and
-// hands the task back, so the next start resumes the execution.
-func (r *run) shutdown() {
-	if r.held != nil && !r.held.written() {
-		// Nothing written, nothing to resume: the caller hears the host closed.
-		r.held.dropIfHeld(ErrClosed)
-		return
-	}
-	ctx := context.Background()
-	if entries := r.localPrefix(); len(entries) > 0 {
-		r.h.store.Commit(ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: entries}, r.h.owner, r.h.leaseUntil())
-	}
-	r.h.store.ReleaseTasks(ctx, r.h.owner, []string{r.exec.ID})
-}
-
-// complete settles the execution with the guest's outcome.
-func (r *run) complete() {
-	state, value := r.outcome, r.result
-	if state == store.Pending {
-		state = store.Resolved
-	}
-	r.finish(state, value, r.pending)
-}
-
-// fail rejects the execution with a host-written error. What the attempt had
-// not yet made durable of its promise-making calls is dropped, with the steps
-// after them (localPrefix): a failed execution starts no children and sends
-// no requests after the fact.
-func (r *run) fail(msg, stack string) {
-	r.finish(store.Rejected, errorValue(msg, stack), store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: r.localPrefix()})
-}
-
-// finish durably writes c (the attempt's last steps) and the settlement of
-// the execution's promise in one commit, then wakes whoever awaits it.
-func (r *run) finish(state store.State, value []byte, c store.Commit) {
-	c.Settle = &store.Settle{ID: r.exec.ID, State: state, Value: store.Value{Data: value}, IdempotencyKey: "reprise:result"}
-	res, err := r.commit(r.h.ctx, c)
-	if err == nil && res.Settled != nil && int(res.Settled.State) < len(r.h.stats.finished) {
-		r.h.stats.finished[res.Settled.State].Add(1)
-	}
-	if err != nil {
-		switch {
-		case errors.Is(err, store.ErrForbidden), errors.Is(err, store.ErrNotOwner):
-			// settled meanwhile (canceled, timed out): nothing to write
-		case r.held != nil && !r.held.written():
-			// nothing written, nothing to resume: InvokeWait's caller hears why
-		case r.h.ctx.Err() == nil:
-			r.h.giveBack(r.exec.ID, fmt.Errorf("write result: %w", err))
-		}
-		return
-	}
-	r.afterCommit(res)
-	if res.Settled != nil {
-		r.h.settled(*res.Settled)
-	}
-}
-
-// errorValue is the JSON rejection value the host writes.
-func errorValue(msg, stack string) []byte {
-	b, _ := json.Marshal(abi.Error{Message: msg, Stack: stack})
-	return b
-}
 
 // output receives the guest's stdout/stderr.
 func (r *run) output(p []byte) {
@@ -482,14 +230,14 @@ func digest(op store.Op, parts ...[]byte) [16]byte {
 // the same call; past it, nil, and the caller records a new entry.
 func (r *run) step(op store.Op, d [16]byte) (uint32, *store.Entry) {
 	if int(r.seq) >= r.h.cfg.MaxSteps {
-		fail(&permanentError{fmt.Errorf("the execution made more than %d journaled host calls in one attempt (the step limit)", r.h.cfg.MaxSteps)})
+		r.unwind(&permanentError{fmt.Errorf("the execution made more than %d journaled host calls in one attempt (the step limit)", r.h.cfg.MaxSteps)})
 	}
 	r.seq++
 	r.handles = append(r.handles, nil)
 	if int(r.seq) <= len(r.journal) {
 		e := &r.journal[r.seq-1]
 		if e.Op != op || e.Digest != d {
-			fail(&NondeterminismError{Step: r.seq, JournalOp: e.Op, JournalDigest: e.Digest, GuestOp: op, GuestDigest: d, ExecutionID: r.exec.ID, JournalAttempt: r.exec.Attempt})
+			r.unwind(&NondeterminismError{Step: r.seq, JournalOp: e.Op, JournalDigest: e.Digest, GuestOp: op, GuestDigest: d, ExecutionID: r.exec.ID, JournalAttempt: r.exec.Attempt})
 		}
 		return r.seq, e
 	}
@@ -535,9 +283,9 @@ func (r *run) flush() {
 	r.resetStep()
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			fail(&permanentError{fmt.Errorf("a step's promise id is taken by a promise made with another request (an earlier attempt invoked another function or other arguments at the same step): %w", err)})
+			r.unwind(&permanentError{fmt.Errorf("a step's promise id is taken by a promise made with another request (an earlier attempt invoked another function or other arguments at the same step): %w", err)})
 		}
-		fail(err)
+		r.unwind(err)
 	}
 	timers := false
 	for i, p := range res.Creates {
@@ -614,7 +362,7 @@ func (r *run) writeHeld() {
 		return
 	}
 	if _, err := r.commit(r.ctx, store.Commit{Exec: r.exec.ID, Attempt: r.exec.Attempt}); err != nil {
-		fail(err)
+		r.unwind(err)
 	}
 }
 
@@ -651,7 +399,7 @@ func (r *run) afterCommit(res store.CommitResult) {
 		if s := started[t.Exec]; s != nil {
 			f = &fresh{exec: s.Execution, input: s.Promise.Param.Data}
 		}
-		r.h.dispatch(t, f)
+		r.h.dispatch(t.Exec, f)
 	}
 }
 
@@ -678,7 +426,7 @@ func (r *run) check(hd *handle) bool {
 	p, err := r.h.store.GetPromise(r.ctx, hd.id)
 	r.resetStep()
 	if err != nil {
-		fail(fmt.Errorf("read promise %s: %w", hd.id, err))
+		r.unwind(fmt.Errorf("read promise %s: %w", hd.id, err))
 	}
 	if p.State.Settled() {
 		hd.settle(p)
@@ -737,9 +485,9 @@ func (r *run) block(w *watcher, hs []*handle) {
 	r.stepEnd()
 	r.writeHeld()
 	r.guestSince.Store(0)
-	r.h.release()
+	r.h.giveSlot()
 	r.slot = false
-	r.h.park(r)
+	r.h.park(r.act)
 	var p store.Promise
 	var got bool
 	select {
@@ -748,11 +496,12 @@ func (r *run) block(w *watcher, hs []*handle) {
 	case <-r.evict:
 	case <-r.ctx.Done():
 	}
-	r.h.unpark(r)
-	if r.ctx.Err() != nil || !r.h.acquire() {
-		fail(context.Cause(r.ctx))
+	r.h.unpark(r.act)
+	if r.ctx.Err() != nil || !r.h.takeSlot() {
+		r.unwind(context.Cause(r.ctx))
 	}
 	r.slot = true
+	r.h.resume(r.act)
 	r.guestSince.Store(time.Now().UnixNano())
 	if got {
 		for _, hd := range hs {
@@ -772,11 +521,11 @@ func (r *run) suspend(ids []string) {
 	r.writeHeld()
 	resumable, err := r.h.store.Suspend(r.ctx, store.Suspend{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: r.pending.Entries, Awaiting: ids}, r.h.owner)
 	if err != nil {
-		fail(err)
+		r.unwind(err)
 	}
 	r.pending.Entries = r.pending.Entries[:0]
 	if !resumable {
-		fail(errSuspended)
+		r.unwind(errSuspended)
 	}
 }
 

@@ -1,59 +1,84 @@
 package host
 
 import (
-	"container/list"
-	"errors"
 	"time"
 
 	"github.com/reprise-wasm/reprise/store"
 )
 
-// dispatch makes sure a goroutine drives execution t.Exec. A task for an
-// execution already driven here is remembered and run after the current pass
-// (the pass may have just suspended it).
-func (h *Host) dispatch(t store.Task, f *fresh) {
-	h.mu.Lock()
-	if a, ok := h.active[t.Exec]; ok {
-		a.again = true
-		h.mu.Unlock()
-		return
+// Batch sizes and waits of the background loops.
+const (
+	// claimBatch is how many tasks the task loop claims at a time; a full
+	// batch is followed at once by the next.
+	claimBatch = 256
+	// timerBatch is how many timed-out promises the timer loop settles in
+	// one store operation; a full batch is followed at once by the next.
+	timerBatch = 1000
+	// taskPoll bounds how long the task loop sleeps without a kick: tasks
+	// another writer made ready are found within it.
+	taskPoll = time.Second
+	// timerPoll bounds how long the timer loop sleeps when the store knows
+	// of no next deadline.
+	timerPoll = time.Minute
+	// loopRetry is the pause of a loop after its store operation failed.
+	loopRetry = time.Second
+)
+
+// dispatch makes sure a goroutine drives execution id, and returns the new
+// record when it made one. When id is driven here already, a task for it
+// is remembered and run after the current pass (the pass may have just
+// suspended it), and dispatch returns nil; so it does when the host is
+// closing.
+//
+// f carries what the host just wrote, or for InvokeWait the start it holds
+// back (f.held): a held start is no task, so an execution already driven
+// here is left alone, and the caller takes the ordinary way.
+func (h *Host) dispatch(id string, f *fresh) *active {
+	h.execMu.Lock()
+	defer h.execMu.Unlock()
+	if a, ok := h.active[id]; ok {
+		if f == nil || f.held == nil {
+			a.again = true
+		}
+		return nil
 	}
 	if h.ctx.Err() != nil {
-		h.mu.Unlock()
-		return
+		return nil
 	}
-	a := &active{fresh: f}
-	h.active[t.Exec] = a
+	a := h.newActive(id, f)
 	h.wg.Add(1)
-	h.mu.Unlock()
-	go h.drive(t.Exec, a)
+	go h.drive(a)
+	return a
 }
 
 func (h *Host) dispatchAll(ts []store.Task) {
 	for _, t := range ts {
-		h.dispatch(t, nil)
+		h.dispatch(t.Exec, nil)
 	}
 }
 
-func (h *Host) drive(id string, a *active) {
+// drive is the goroutine of one execution here: it runs passes until no
+// task for it arrived during the last one.
+func (h *Host) drive(a *active) {
 	defer h.wg.Done()
 	for {
-		h.execute(id, a)
-		h.mu.Lock()
+		h.execute(a)
+		h.execMu.Lock()
 		if !a.again || h.ctx.Err() != nil {
-			delete(h.active, id)
-			h.mu.Unlock()
+			h.setState(a, execDone)
+			h.execMu.Unlock()
 			return
 		}
 		a.again = false
 		a.fresh = nil
 		a.stopped = nil // the next pass reads the promise's state itself
-		h.mu.Unlock()
+		h.setState(a, execQueued)
+		h.execMu.Unlock()
 	}
 }
 
-// acquire takes a running slot; false when the host is closing.
-func (h *Host) acquire() bool {
+// takeSlot takes a running slot; false when the host is closing.
+func (h *Host) takeSlot() bool {
 	select {
 	case h.slots <- struct{}{}:
 		return true
@@ -62,7 +87,7 @@ func (h *Host) acquire() bool {
 	}
 }
 
-func (h *Host) release() { <-h.slots }
+func (h *Host) giveSlot() { <-h.slots }
 
 // watcher is one party waiting for promises to settle.
 type watcher struct {
@@ -74,7 +99,7 @@ type watcher struct {
 // settlement between the read and the wait is not missed.
 func (h *Host) watch(ids ...string) *watcher {
 	w := &watcher{ids: ids, ch: make(chan store.Promise, len(ids))}
-	h.mu.Lock()
+	h.watchMu.Lock()
 	for _, id := range ids {
 		m := h.watchers[id]
 		if m == nil {
@@ -83,12 +108,12 @@ func (h *Host) watch(ids ...string) *watcher {
 		}
 		m[w] = struct{}{}
 	}
-	h.mu.Unlock()
+	h.watchMu.Unlock()
 	return w
 }
 
 func (h *Host) unwatch(w *watcher) {
-	h.mu.Lock()
+	h.watchMu.Lock()
 	for _, id := range w.ids {
 		if m := h.watchers[id]; m != nil {
 			delete(m, w)
@@ -97,72 +122,87 @@ func (h *Host) unwatch(w *watcher) {
 			}
 		}
 	}
-	h.mu.Unlock()
+	h.watchMu.Unlock()
 }
 
 // settled is called after p's settlement is durable: it wakes local waiters
 // and stops the execution whose own promise it is, if that one still runs
 // (canceled or timed out from outside).
 func (h *Host) settled(p store.Promise) {
-	h.mu.Lock()
+	h.watchMu.Lock()
 	for w := range h.watchers[p.ID] {
 		select {
 		case w.ch <- p:
 		default:
 		}
 	}
-	var r *run
-	if a := h.active[p.ID]; a != nil {
-		if r = a.run; r == nil {
-			a.stopped = errSettled // being prepared: stop it once it exists
-		}
-	}
-	h.mu.Unlock()
-	if r != nil {
+	h.watchMu.Unlock()
+	if r := h.stopping(p.ID, errSettled); r != nil {
 		r.stop(errSettled)
 	}
 }
 
-// errSettled stops an execution whose promise was settled by someone else.
-var errSettled = errors.New("the execution's promise was settled from outside")
-
-// parkList orders parked executions, oldest first, for eviction.
-type parkList struct {
-	l list.List
+// stopping marks execution id to be stopped with cause. It returns the run
+// to stop now, or nil when there is none yet: then the run is stopped as
+// soon as it exists.
+func (h *Host) stopping(id string, cause error) *run {
+	h.execMu.Lock()
+	defer h.execMu.Unlock()
+	a := h.active[id]
+	switch {
+	case a == nil:
+		return nil
+	case a.state == execRunning || a.state == execParked:
+		return a.run
+	default:
+		a.stopped = cause
+		return nil
+	}
 }
 
-// park records r as parked, evicting the longest-parked runs past the bound.
-func (h *Host) park(r *run) {
-	h.mu.Lock()
-	if h.parked.l.Len() == 0 {
-		h.parked.l.Init()
+// park records a as parked in memory, evicting the longest-parked runs past
+// Config.MaxParked: they suspend to the store and give up their instance.
+func (h *Host) park(a *active) {
+	h.execMu.Lock()
+	h.setState(a, execParked)
+	if h.parked.Len() == 0 {
+		h.parked.Init()
 	}
-	r.parkElem = h.parked.l.PushBack(r)
-	for h.parked.l.Len() > h.cfg.MaxParked {
-		old := h.parked.l.Remove(h.parked.l.Front()).(*run)
+	a.parkElem = h.parked.PushBack(a)
+	for h.parked.Len() > h.cfg.MaxParked {
+		old := h.parked.Remove(h.parked.Front()).(*active)
 		old.parkElem = nil
 		select {
-		case old.evict <- struct{}{}:
+		case old.run.evict <- struct{}{}:
 		default:
 		}
 	}
-	h.mu.Unlock()
+	h.execMu.Unlock()
 }
 
-func (h *Host) unpark(r *run) {
-	h.mu.Lock()
-	if r.parkElem != nil {
-		h.parked.l.Remove(r.parkElem)
-		r.parkElem = nil
+// unpark takes a off the parked list; it stays parked (with no slot) until
+// it takes a slot again (resume).
+func (h *Host) unpark(a *active) {
+	h.execMu.Lock()
+	if a.parkElem != nil {
+		h.parked.Remove(a.parkElem)
+		a.parkElem = nil
 	}
-	h.mu.Unlock()
+	h.execMu.Unlock()
+}
+
+// resume marks a parked execution running again: it holds a slot.
+func (h *Host) resume(a *active) {
+	h.execMu.Lock()
+	h.setState(a, execRunning)
+	h.execMu.Unlock()
 }
 
 // Parked reports how many executions hold an instance while they wait.
 func (h *Host) Parked() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.parked.l.Len()
+	h.execMu.Lock()
+	defer h.execMu.Unlock()
+	return h.parked.Len()
 }
 
 // wait sleeps until d passes, c is kicked, or the host closes.
@@ -178,31 +218,39 @@ func (h *Host) wait(d time.Duration, c chan struct{}) bool {
 	return true
 }
 
+// kick wakes a loop without blocking.
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
 // taskLoop claims ready tasks: at start every unfinished execution (recovery),
 // later retries whose backoff has passed and anything another writer made ready.
 func (h *Host) taskLoop() {
 	first := true
 	for h.ctx.Err() == nil {
 		now := time.Now()
-		tasks, next, err := h.store.ClaimTasks(h.ctx, h.owner, now.UnixMilli(), h.leaseUntil(), 256)
+		tasks, next, err := h.store.ClaimTasks(h.ctx, h.owner, now.UnixMilli(), h.leaseUntil(), claimBatch)
 		if err != nil {
 			if h.ctx.Err() == nil {
 				h.log.Error("claim tasks", "err", err)
 			}
-			if !h.wait(time.Second, h.kicks.tasks) {
+			if !h.wait(loopRetry, h.kicks.tasks) {
 				return
 			}
 			continue
 		}
 		h.dispatchAll(tasks)
-		if len(tasks) == 256 {
+		if len(tasks) == claimBatch {
 			continue
 		}
 		if first {
 			first = false
 			close(h.recovered)
 		}
-		d := time.Second
+		d := taskPoll
 		if next > 0 {
 			d = min(d, time.Until(time.UnixMilli(next)))
 		}
@@ -216,12 +264,12 @@ func (h *Host) taskLoop() {
 // and wakes what awaits them.
 func (h *Host) timerLoop() {
 	for h.ctx.Err() == nil {
-		settled, claimed, next, err := h.store.Timeouts(h.ctx, h.nowMs(), 1000, h.owner, h.leaseUntil())
+		settled, claimed, next, err := h.store.Timeouts(h.ctx, h.nowMs(), timerBatch, h.owner, h.leaseUntil())
 		if err != nil {
 			if h.ctx.Err() == nil {
 				h.log.Error("fire timers", "err", err)
 			}
-			if !h.wait(time.Second, h.kicks.timers) {
+			if !h.wait(loopRetry, h.kicks.timers) {
 				return
 			}
 			continue
@@ -230,10 +278,10 @@ func (h *Host) timerLoop() {
 			h.settled(p)
 		}
 		h.dispatchAll(claimed)
-		if len(settled) == 1000 {
+		if len(settled) == timerBatch {
 			continue
 		}
-		d := time.Minute
+		d := timerPoll
 		if next > 0 {
 			d = min(d, time.Until(time.UnixMilli(next)))
 		}
@@ -243,6 +291,8 @@ func (h *Host) timerLoop() {
 	}
 }
 
+// heartbeatLoop renews the leases of the tasks this host owns, three
+// times a lease.
 func (h *Host) heartbeatLoop() {
 	for h.wait(h.cfg.Lease/3, nil) {
 		if err := h.store.Heartbeat(h.ctx, h.owner, h.leaseUntil()); err != nil && h.ctx.Err() == nil {
@@ -257,14 +307,20 @@ func (h *Host) watchdogLoop() {
 	tick := max(h.cfg.StepTimeout/8, 5*time.Millisecond)
 	for h.wait(tick, nil) {
 		limit := time.Now().Add(-h.cfg.StepTimeout).UnixNano()
-		h.mu.Lock()
+		h.execMu.Lock()
 		for _, a := range h.active {
-			if r := a.run; r != nil {
+			if r := a.run; r != nil && a.state == execRunning {
 				if s := r.guestSince.Load(); s != 0 && s < limit {
 					r.stop(errStepTimeout)
 				}
 			}
 		}
-		h.mu.Unlock()
+		h.execMu.Unlock()
 	}
+}
+
+// loop runs f on a goroutine of the host's until the host closes.
+func (h *Host) loop(f func()) {
+	h.wg.Add(1)
+	go func() { defer h.wg.Done(); f() }()
 }

@@ -53,9 +53,9 @@ func (h *Host) Stats() Stats {
 	for i := range s.Finished {
 		s.Finished[i] = h.stats.finished[i].Load()
 	}
-	h.mu.Lock()
-	s.Parked, s.Active = h.parked.l.Len(), len(h.active)
-	h.mu.Unlock()
+	h.execMu.Lock()
+	s.Parked, s.Active = h.parked.Len(), len(h.active)
+	h.execMu.Unlock()
 	return s
 }
 

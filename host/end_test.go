@@ -1,0 +1,117 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/reprise-wasm/reprise/store"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// TestWhyARunEnded checks the table from how a guest stopped — its call's
+// error, what a host call unwound it with, and a stop from outside — to
+// the reason that decides what is written.
+func TestWhyARunEnded(t *testing.T) {
+	trap := errors.New("wasm error: unreachable")
+	storeErr := errors.New("disk on fire")
+	nondet := &NondeterminismError{Step: 3}
+	tests := []struct {
+		name    string
+		err     error // what the engine's call returned
+		unwound error // what a host call unwound the guest with
+		cause   *stopCause
+		want    endReason
+	}{
+		{"returned", nil, nil, nil, endReturned},
+		{"exit 0", sys.NewExitError(0), nil, nil, endReturned},
+		{"exit 3", sys.NewExitError(3), nil, nil, endTrapped},
+		{"trap", trap, nil, nil, endTrapped},
+		{"suspended", trap, errSuspended, nil, endSuspended},
+		{"non-determinism", trap, nondet, nil, endFailed},
+		{"permanent", trap, &permanentError{errors.New("too many steps")}, nil, endFailed},
+		{"lost task", trap, fmt.Errorf("commit: %w", store.ErrNotOwner), nil, endNotOurs},
+		{"held start taken", trap, errNotWritten, nil, endNotOurs},
+		{"store failure", trap, storeErr, nil, endHostError},
+		{"stopped while parked", trap, errSettled, errSettled, endSettled},
+
+		// A stop from outside outranks what the stopped guest did next...
+		{"shutdown, then a store call failed", trap, context.Canceled, errShutdown, endShutdown},
+		{"shutdown, engine interrupted the guest", sys.NewExitError(sys.ExitCodeContextCanceled), nil, errShutdown, endShutdown},
+		{"settled, store call refused", trap, store.ErrNotOwner, errSettled, endSettled},
+		{"given up, guest interrupted", trap, nil, errNotOurs, endNotOurs},
+		{"step limit in a loop", trap, nil, errStepTimeout, endStepLimit},
+		{"step limit inside a host call", trap, storeErr, errStepTimeout, endStepLimit},
+		// ...but not a guest that returned, a durable suspension, or a
+		// permanent failure found before the step limit struck.
+		{"returned as the host closed", nil, nil, errShutdown, endReturned},
+		{"suspended as the host closed", trap, errSuspended, errShutdown, endSuspended},
+		{"diverged past the step limit", trap, nondet, errStepTimeout, endFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			if tt.cause != nil {
+				cancel(tt.cause)
+			}
+			r := &run{ctx: ctx, unwound: tt.unwound}
+			if got := r.why(tt.err); got != tt.want {
+				t.Errorf("why = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestStopFromOutsideReachesChildContexts checks that the host's own stop
+// (Close cancels its context with errShutdown) is the cause a run sees.
+func TestStopFromOutsideReachesChildContexts(t *testing.T) {
+	hctx, cancel := context.WithCancelCause(context.Background())
+	rctx, rcancel := context.WithCancelCause(hctx)
+	defer rcancel(nil)
+	cancel(errShutdown)
+	r := &run{ctx: rctx}
+	if got := r.why(sys.NewExitError(sys.ExitCodeContextCanceled)); got != endShutdown {
+		t.Fatalf("why = %s, want %s", got, endShutdown)
+	}
+}
+
+func TestStateTransitionTables(t *testing.T) {
+	for from := execState(0); from < numExecStates; from++ {
+		for to := execState(0); to < numExecStates; to++ {
+			ok := from.canBecome(to)
+			if to == from && ok {
+				t.Errorf("%s → %s: a state does not become itself", from, to)
+			}
+			if from == execDone && ok {
+				t.Errorf("done → %s: done is final", to)
+			}
+		}
+	}
+	// Every state but done can reach done.
+	for s := execState(0); s < execDone; s++ {
+		seen := map[execState]bool{s: true}
+		for frontier := []execState{s}; len(frontier) > 0; {
+			f := frontier[0]
+			frontier = frontier[1:]
+			for to := execState(0); to < numExecStates; to++ {
+				if f.canBecome(to) && !seen[to] {
+					seen[to] = true
+					frontier = append(frontier, to)
+				}
+			}
+		}
+		if !seen[execDone] {
+			t.Errorf("%s cannot reach done", s)
+		}
+	}
+	for from := moduleState(0); from < numModuleStates; from++ {
+		if moduleTransitions[from]&(1<<from) != 0 {
+			t.Errorf("module %s → %s: a state does not become itself", from, from)
+		}
+	}
+	if moduleTransitions[moduleClosed] != 0 || moduleTransitions[moduleFailed] != 0 {
+		t.Error("closed and failed modules are final")
+	}
+}
