@@ -18,7 +18,7 @@ const ModulePrefix = "reprise_"
 // DefaultEntry is the export the host calls when a function names none.
 const DefaultEntry = "run"
 
-// Import names, all in Module. Signatures are given in ABI.md.
+// Import names, all in Module. Their types are in ABI.md and Signatures.
 const (
 	ImportInput     = "input"
 	ImportResolve   = "resolve"

@@ -14,32 +14,45 @@ import (
 	"github.com/reprise-wasm/reprise/store"
 )
 
-// Imports lists ABI v1's host calls as engine imports. Each is written once,
-// against the engine-neutral interface; they work only inside a Host (which
-// passes the execution in the call's context), but engines and benchmarks can
-// compile and instantiate guests against them.
-func Imports() []engine.Import {
-	i32, i64 := engine.I32, engine.I64
-	fn := func(name string, params, results []engine.ValueType, f engine.HostFunc) engine.Import {
-		return engine.Import{Module: abi.Module, Name: name, Params: params, Results: results, Func: f}
+// hostCalls implements each host call of abi.Signatures. Each is written
+// once, against the engine-neutral interface, and works only inside a Host,
+// which passes the execution in the call's context.
+var hostCalls = map[string]engine.HostFunc{
+	abi.ImportInput:     callInput,
+	abi.ImportResolve:   callResolve,
+	abi.ImportReject:    callReject,
+	abi.ImportInvoke:    callInvoke,
+	abi.ImportSleep:     callSleep,
+	abi.ImportPromise:   callPromise,
+	abi.ImportHTTP:      callHTTP,
+	abi.ImportAwait:     callAwait,
+	abi.ImportAwaitAny:  callAwaitAny,
+	abi.ImportValue:     callValue,
+	abi.ImportPromiseID: callPromiseID,
+	abi.ImportNow:       callNow,
+	abi.ImportRandom:    callRandom,
+	abi.ImportLog:       callLog,
+}
+
+// imports lists ABI v1's host calls as engine imports.
+func imports() []engine.Import {
+	sigs := abi.Signatures()
+	out := make([]engine.Import, len(sigs))
+	for i, s := range sigs {
+		out[i] = engine.Import{Module: abi.Module, Name: s.Name, Params: engineTypes(s.Params), Results: engineTypes(s.Results), Func: hostCalls[s.Name]}
 	}
-	p := func(ts ...engine.ValueType) []engine.ValueType { return ts }
-	return []engine.Import{
-		fn(abi.ImportInput, p(i32, i32), p(i32), callInput),
-		fn(abi.ImportResolve, p(i32, i32), p(i32), callResolve),
-		fn(abi.ImportReject, p(i32, i32), p(i32), callReject),
-		fn(abi.ImportInvoke, p(i32, i32, i32, i32), p(i32), callInvoke),
-		fn(abi.ImportSleep, p(i64), p(i32), callSleep),
-		fn(abi.ImportPromise, p(i64), p(i32), callPromise),
-		fn(abi.ImportHTTP, p(i32, i32), p(i32), callHTTP),
-		fn(abi.ImportAwait, p(i32), p(i32), callAwait),
-		fn(abi.ImportAwaitAny, p(i32, i32), p(i32), callAwaitAny),
-		fn(abi.ImportValue, p(i32, i32, i32), p(i32), callValue),
-		fn(abi.ImportPromiseID, p(i32, i32, i32), p(i32), callPromiseID),
-		fn(abi.ImportNow, nil, p(i64), callNow),
-		fn(abi.ImportRandom, p(i32, i32), p(i32), callRandom),
-		fn(abi.ImportLog, p(i32, i32, i32), nil, callLog),
+	return out
+}
+
+func engineTypes(ts []abi.ValueType) []engine.ValueType {
+	out := make([]engine.ValueType, len(ts))
+	for i, t := range ts {
+		out[i] = engine.I32
+		if t == abi.I64 {
+			out[i] = engine.I64
+		}
 	}
+	return out
 }
 
 func ret(stack []uint64, v int32) { stack[0] = uint64(uint32(v)) }

@@ -115,3 +115,14 @@ func TestStateTransitionTables(t *testing.T) {
 		t.Error("closed and failed modules are final")
 	}
 }
+
+func TestEveryABICallIsImplemented(t *testing.T) {
+	for _, imp := range imports() {
+		if imp.Func == nil {
+			t.Errorf("host call %s has no implementation", imp.Name)
+		}
+	}
+	if len(hostCalls) != len(imports()) {
+		t.Errorf("%d host calls implemented, %d in the ABI", len(hostCalls), len(imports()))
+	}
+}

@@ -104,8 +104,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h.modules.log = cfg.Logger
 	h.kicks.tasks = make(chan struct{}, 1)
 	h.kicks.timers = make(chan struct{}, 1)
-	imports := Imports()
-	for _, imp := range imports {
+	imps := imports()
+	for _, imp := range imps {
 		h.importNames[imp.Name] = true
 	}
 	for _, imp := range cfg.testImports {
@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		newEngine = func(ctx context.Context, c engine.Config) (engine.Engine, error) { return wazeroengine.New(ctx, c) }
 	}
 	eng, err := newEngine(ctx, engine.Config{
-		Imports:          append(imports, cfg.testImports...),
+		Imports:          append(imps, cfg.testImports...),
 		CacheDir:         cfg.CacheDir,
 		MemoryLimitPages: pages,
 	})
