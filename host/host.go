@@ -1,6 +1,3 @@
-// Package host runs durable functions: it loads guests compiled to Wasm, gives
-// them the host calls of ABI v1 (abi/), journals those calls in the store, and
-// resumes every unfinished execution after a restart by replaying its journal.
 package host
 
 import (

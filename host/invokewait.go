@@ -124,6 +124,9 @@ func (h *Host) awaitUntil(ctx context.Context, id string, deadline time.Time) (s
 type heldStart struct {
 	start store.Start
 
+	// mu guards state, result and err. It is held across the store write
+	// of the start (by the run's commit, or by InvokeWait when its wait
+	// ran out), so that exactly one of them writes it and both know who.
 	mu     sync.Mutex
 	state  startState
 	result store.Promise // startSettled: the execution's settled promise
