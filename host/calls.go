@@ -187,13 +187,21 @@ func (r *run) promiseCall(op store.Op, durNs int64, tags map[string]string) int3
 	if e == nil {
 		timeout := store.NoTimeout
 		if ms > 0 || op == store.OpSleep {
-			timeout = time.Now().UnixMilli() + ms
+			timeout = deadlineMs(time.Now().UnixNano(), ms)
 		}
 		r.pending.Creates = append(r.pending.Creates, store.Create{ID: hd.id, Timeout: timeout, IdempotencyKey: keyOf(d), Tags: tags})
 		r.createSeqs = append(r.createSeqs, seq)
 		r.record(seq, op, d, hd.id, nil)
 	}
 	return int32(seq)
+}
+
+// deadlineMs is the timeout, in Unix ms, of a promise made at nowNs that
+// times out after ms: rounded up, so that a sleep never ends early by the
+// guest's own journaled clock (now is in ns; a truncated start would let
+// sleep(200ms) be seen to take 199.x ms).
+func deadlineMs(nowNs, ms int64) int64 {
+	return (nowNs+999_999)/1_000_000 + ms
 }
 
 func callSleep(ctx context.Context, mem engine.Memory, stack []uint64) {

@@ -126,3 +126,19 @@ func TestEveryABICallIsImplemented(t *testing.T) {
 		t.Errorf("%d host calls implemented, %d in the ABI", len(hostCalls), len(imports()))
 	}
 }
+
+func TestSleepDeadlineIsNeverEarlyByTheJournaledClock(t *testing.T) {
+	for _, now := range []int64{0, 1, 999_999, 1_000_000, 1_000_001, 1_765_000_000_123_456_789} {
+		for _, ms := range []int64{0, 1, 200} {
+			d := deadlineMs(now, ms)
+			// The timer fires once the store's clock (ms) reaches d: the
+			// earliest a later now() can read is d ms.
+			if got := d*1_000_000 - now; got < ms*1_000_000 {
+				t.Errorf("deadlineMs(%d, %d) = %d: a now() at the deadline is only %d ns later", now, ms, d, got)
+			}
+			if d*1_000_000-now >= (ms+1)*1_000_000 {
+				t.Errorf("deadlineMs(%d, %d) = %d: a whole ms late", now, ms, d)
+			}
+		}
+	}
+}
