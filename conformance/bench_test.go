@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/engine"
 	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/internal/wasmtest"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -48,7 +48,7 @@ func benchGuest(b *testing.B, eng engineChoice, lang language) {
 
 	cache := b.TempDir()
 	newEngine := func() engine.Engine {
-		e, err := eng.new(ctx, engine.Config{CacheDir: cache, MemoryLimitPages: 4096, Imports: abiStubs()})
+		e, err := eng.new(ctx, engine.Config{CacheDir: cache, MemoryLimitPages: 4096, Imports: wasmtest.ABIStubs()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -104,28 +104,4 @@ func benchGuest(b *testing.B, eng engineChoice, lang language) {
 	b.ReportMetric(float64(d.Nanoseconds())/steps, "step-ns")
 	for range b.N { // the figures above are the benchmark; b.N is not used
 	}
-}
-
-// abiStubs are the host calls of abi.Signatures as engine imports that do
-// nothing, so that guests link outside a host.
-func abiStubs() []engine.Import {
-	var out []engine.Import
-	for _, s := range abi.Signatures() {
-		imp := engine.Import{Module: abi.Module, Name: s.Name, Func: func(context.Context, engine.Memory, []uint64) {}}
-		for _, t := range s.Params {
-			imp.Params = append(imp.Params, valueType(t))
-		}
-		for _, t := range s.Results {
-			imp.Results = append(imp.Results, valueType(t))
-		}
-		out = append(out, imp)
-	}
-	return out
-}
-
-func valueType(t abi.ValueType) engine.ValueType {
-	if t == abi.I64 {
-		return engine.I64
-	}
-	return engine.I32
 }

@@ -5,9 +5,9 @@ import (
 	"io"
 	"testing"
 
-	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/engine"
 	"github.com/reprise-wasm/reprise/engine/wazeroengine"
+	"github.com/reprise-wasm/reprise/internal/wasmtest"
 )
 
 // Benchmarks of the engine under the host: compiling and instantiating a raw
@@ -25,7 +25,7 @@ func newTestEngine(ctx context.Context, cfg engine.Config) (engine.Engine, error
 // hostEngineConfig is the engine.Config a host gives its engine (its imports
 // and its default memory cap), so the modules below link as in a host.
 func hostEngineConfig() engine.Config {
-	return engine.Config{Imports: abiStubs(), MemoryLimitPages: 4096}
+	return engine.Config{Imports: wasmtest.ABIStubs(), MemoryLimitPages: 4096}
 }
 
 // benchSys is a fixed engine.Sys.
@@ -110,27 +110,3 @@ func instantiateBench(b *testing.B, wasm []byte) {
 
 func BenchmarkInstantiateRawGuest(b *testing.B) { instantiateBench(b, rawEcho()) }
 func BenchmarkInstantiateGoGuest(b *testing.B)  { instantiateBench(b, guest(b, "noop")) }
-
-// abiStubs are the host calls of abi.Signatures as engine imports that do
-// nothing, so that guests link outside a host.
-func abiStubs() []engine.Import {
-	var out []engine.Import
-	for _, s := range abi.Signatures() {
-		imp := engine.Import{Module: abi.Module, Name: s.Name, Func: func(context.Context, engine.Memory, []uint64) {}}
-		for _, t := range s.Params {
-			imp.Params = append(imp.Params, valueType(t))
-		}
-		for _, t := range s.Results {
-			imp.Results = append(imp.Results, valueType(t))
-		}
-		out = append(out, imp)
-	}
-	return out
-}
-
-func valueType(t abi.ValueType) engine.ValueType {
-	if t == abi.I64 {
-		return engine.I64
-	}
-	return engine.I32
-}
