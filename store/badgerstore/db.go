@@ -66,6 +66,10 @@ type DB struct {
 
 	stats stats
 
+	// floors is where each time index's live entries begin; the committer's
+	// (and voidLeases', before the committer starts).
+	floors floors
+
 	// failed is set by the committer when a commit or sync fails: Badger's
 	// state on disk is then unknown, so every later operation fails with it.
 	failed error
@@ -109,6 +113,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	d := &DB{
+		floors: newFloors(),
 		bdb:    bdb,
 		now:    opts.Now,
 		log:    log,
@@ -221,7 +226,7 @@ func (d *DB) commitLoop() {
 	defer close(d.exited)
 	var ops []*op
 	b := &batch{db: d.bdb, stats: &d.stats}
-	t := &tx{log: d.log, index: make(map[string]int)}
+	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors}
 	for range d.signal {
 		for {
 			d.mu.Lock()

@@ -207,12 +207,18 @@ type indexHit struct {
 }
 
 // scanIndex returns the entries of a time index with at <= until, up to
-// max, and the time of the first entry it left, 0 when none.
+// max, and the time of the first entry it left, 0 when none. It starts at
+// the index's floor (see floors), past the tombstones of entries deleted
+// before, and raises the floor to the first entry it finds.
 func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next int64, err error) {
-	err = t.scan([]byte{kind}, nil, func(item *badger.Item) (bool, error) {
+	first, seen := int64(0), false
+	err = t.scan([]byte{kind}, timeKey(kind, t.floors.of(kind), ""), func(item *badger.Item) (bool, error) {
 		at, id, err := splitTimeKey(item.Key())
 		if err != nil {
 			return false, err
+		}
+		if !seen {
+			first, seen = at, true
 		}
 		if at > until || len(hits) >= max {
 			next = at
@@ -221,6 +227,9 @@ func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next i
 		hits = append(hits, indexHit{item.KeyCopy(nil), at, id})
 		return true, nil
 	})
+	if err == nil {
+		t.floors.raise(kind, first, seen)
+	}
 	return hits, next, err
 }
 
@@ -384,7 +393,7 @@ func (d *DB) Timeouts(ctx context.Context, now int64, max int, owner string, lea
 func (d *DB) voidLeases() (int, error) {
 	const round = 2000
 	b := &batch{db: d.bdb, stats: &d.stats}
-	t := &tx{log: d.log, index: make(map[string]int)}
+	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors}
 	total := 0
 	for {
 		n := 0

@@ -41,6 +41,7 @@ type tx struct {
 	bytes  int
 	err    error    // an invalid write; fails the operation
 	delta  counters // what the operation changes of the counters
+	floors *floors  // the DB's, owned by the committer goroutine
 }
 
 func (t *tx) reset(txn *badger.Txn, now int64) {
@@ -95,6 +96,9 @@ func (t *tx) put(w write) {
 		return
 	}
 	t.bytes += len(w.key) + len(w.val)
+	if !w.del {
+		t.floors.lower(w.key)
+	}
 	if i, ok := t.index[string(w.key)]; ok {
 		// A key still absent from the store stays so: its delete, and
 		// then a set of it again, carry that on.
