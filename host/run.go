@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/abi"
+	"github.com/reprise-wasm/reprise/engine"
 	"github.com/reprise-wasm/reprise/store"
-	"github.com/tetratelabs/wazero/sys"
 )
 
 // run is one attempt of an execution on one instance: from a fresh instance,
@@ -234,12 +234,12 @@ func (r *run) end(err error) {
 		return
 	}
 	var ab *abort
-	var exit *sys.ExitError
+	var exit *engine.ExitError
 	cause := context.Cause(r.ctx)
 	switch {
 	case errors.As(err, &ab) && errors.Is(ab.err, errSuspended):
 		// Durably parked in the store; a settlement makes a new task.
-	case errors.As(err, &exit) && exit.ExitCode() == 0:
+	case errors.As(err, &exit) && exit.Code == 0:
 		r.complete() // proc_exit(0): a normal end
 	case cause == errShutdown:
 		r.shutdown()
@@ -298,18 +298,25 @@ func (r *run) trap(err, cause error) {
 	r.retry(msg, stack)
 }
 
-// trapMessage splits wazero's error into the message and the wasm stack.
+// trapMessage is the message and the wasm stack of how the guest failed,
+// from the engine's error (see engine.Instance.Call).
 func trapMessage(err error) (string, string) {
-	s := err.Error()
-	var exit *sys.ExitError
-	if errors.As(err, &exit) {
-		return fmt.Sprintf("the guest exited with code %d", exit.ExitCode()), ""
+	var exit *engine.ExitError
+	var trap *engine.TrapError
+	var panicked *engine.HostPanicError
+	switch {
+	case errors.As(err, &exit):
+		return fmt.Sprintf("the guest exited with code %d", exit.Code), ""
+	case errors.As(err, &trap):
+		msg := trap.Message
+		if mem := (*engine.MemoryError)(nil); errors.As(err, &mem) {
+			msg += mem.Note()
+		}
+		return msg, trap.Stack.String()
+	case errors.As(err, &panicked):
+		return panicked.Error(), panicked.Stack.String()
 	}
-	s = strings.TrimPrefix(s, "wasm error: ")
-	if i := strings.Index(s, "\nwasm stack trace:"); i >= 0 {
-		return s[:i], strings.TrimSpace(s[i+1:])
-	}
-	return s, ""
+	return err.Error(), ""
 }
 
 // retry writes what the failed attempt journaled (kept for history) and
