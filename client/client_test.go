@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/client"
+	"github.com/reprise-wasm/reprise/engine"
+	"github.com/reprise-wasm/reprise/engine/wazeroengine"
 	"github.com/reprise-wasm/reprise/host"
 	wt "github.com/reprise-wasm/reprise/internal/wasmtest"
 	"github.com/reprise-wasm/reprise/server"
@@ -30,7 +32,8 @@ func newServer(t *testing.T, wrap func(http.Handler) http.Handler) *httptest.Ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := host.New(context.Background(), host.Config{Store: db, Logger: log})
+	h, err := host.New(context.Background(), host.Config{Store: db, Logger: log,
+		NewEngine: func(ctx context.Context, cfg engine.Config) (engine.Engine, error) { return wazeroengine.New(ctx, cfg) }})
 	if err != nil {
 		db.Close()
 		t.Fatal(err)

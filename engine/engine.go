@@ -1,6 +1,3 @@
-// Package engine is the small, engine-neutral surface the host runs guests on.
-// Host calls are written once against it; wazeroengine implements it, and a
-// second engine only has to implement these few interfaces.
 package engine
 
 import (
@@ -28,7 +25,8 @@ type Memory interface {
 
 // HostFunc implements one import. Params arrive in stack (i32 as uint32,
 // i64 as uint64); results are written back to stack from index 0. ctx is the
-// one given to Instance.Call.
+// one given to Instance.Call. A HostFunc may unwind the guest by panicking:
+// the call then ends with a *HostPanicError.
 type HostFunc func(ctx context.Context, mem Memory, stack []uint64)
 
 // Import is a host function offered to guests.
@@ -49,10 +47,12 @@ type Config struct {
 	MemoryLimitPages uint32
 }
 
-// Engine compiles modules.
+// Engine compiles modules. Its methods, and those of the Modules it
+// compiles, may be called from several goroutines at once.
 type Engine interface {
 	// Compile validates and compiles wasm.
 	Compile(ctx context.Context, wasm []byte) (Module, error)
+	// Close releases the engine, once nothing uses it or what it made.
 	Close(ctx context.Context) error
 }
 
@@ -69,15 +69,37 @@ type Module interface {
 	Exports() map[string]FuncType
 	HasMemory() bool
 	// Instantiate creates a fresh instance whose WASI view of the world (time,
-	// randomness, stdout/stderr) comes from sys; it runs _initialize if exported.
+	// randomness, stdout/stderr) comes from sys. It runs the module's start
+	// function, then _initialize if exported, as Instance.Call runs a
+	// function: with ctx, ending with the same errors.
 	Instantiate(ctx context.Context, sys Sys) (Instance, error)
 	Close(ctx context.Context) error
 }
 
-// Instance is one live instance of a module.
+// Instance is one live instance of a module. It is used from one goroutine
+// at a time.
 type Instance interface {
-	// Call runs the exported function name with no params or results. When ctx
-	// is done the guest is stopped, even in a loop with no host calls.
+	// Call runs the exported function name with no params or results. Host
+	// functions the guest calls get ctx.
+	//
+	// An engine's duties, the same on every engine:
+	//   - When ctx is done the guest is stopped, even in a loop without host
+	//     calls, and Call returns Interrupted(ctx): errors.Is finds
+	//     ErrInterrupted and the context's cause in it. A ctx done before
+	//     the call does not start the guest.
+	//   - A trap is a *TrapError whose Message is one of the Trap constants
+	//     for the traps WebAssembly defines, with the guest's stack as Frames
+	//     named by Frame's rule.
+	//   - A trap of a guest whose memory had grown past half of
+	//     Config.MemoryLimitPages is a *MemoryError wrapping the *TrapError.
+	//   - WASI proc_exit(code) is an *ExitError, code 0 too.
+	//   - A HostFunc that panics is a *HostPanicError; when it panicked with
+	//     an error, errors.Is and errors.As find that error in Call's.
+	//   - Any other error (no such export, a closed instance) is the engine's
+	//     own, to be reported by its text.
+	//
+	// After an exit or an interruption the instance may not be usable again
+	// (wazero closes it); after a trap or a host function's panic it is.
 	Call(ctx context.Context, name string) error
 	Close(ctx context.Context) error
 }

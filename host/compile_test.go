@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func TestCloseDuringFailingDeployReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	h, err := host.New(context.Background(), host.Config{Store: db, Logger: testLogger(t)})
+	h, err := host.New(context.Background(), host.Config{Store: db, Logger: testLogger(t), NewEngine: testEngine()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,5 +120,23 @@ func TestEndlessInitializeIsStoppedAtDeploy(t *testing.T) {
 	}
 	if _, err := h.Deploy(context.Background(), "raw", rawEcho(), ""); err != nil {
 		t.Fatalf("host stopped serving deploys: %v", err)
+	}
+}
+
+// The host imports no engine: a Config without one is refused, saying which
+// is the default.
+func TestNewRequiresAnEngine(t *testing.T) {
+	db, err := badgerstore.Open(t.TempDir(), badgerstore.Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h, err := host.New(context.Background(), host.Config{Store: db, Logger: testLogger(t)})
+	if err == nil {
+		h.Close(context.Background())
+		t.Fatal("host.New without Config.NewEngine succeeded")
+	}
+	if want := "Config.NewEngine is required"; !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "wazeroengine") {
+		t.Errorf("err %q, want it to say %q and name wazeroengine", err, want)
 	}
 }

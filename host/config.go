@@ -11,14 +11,16 @@ import (
 	"github.com/reprise-wasm/reprise/store"
 )
 
-// Config configures a Host. The zero value of every field but Store is a
-// sensible default.
+// Config configures a Host. The zero value of every field but Store and
+// NewEngine is a sensible default.
 type Config struct {
 	Store  store.Store
 	Logger *slog.Logger
 
-	// NewEngine creates the WebAssembly engine guests run on. Nil means
-	// wazero (engine/wazeroengine), pure Go.
+	// NewEngine creates the WebAssembly engine guests run on: wazero
+	// (engine/wazeroengine, pure Go) by default, wasmtime
+	// (engine/wasmtimeengine) with the wasmtime build tag. The host imports
+	// no engine itself.
 	NewEngine func(context.Context, engine.Config) (engine.Engine, error)
 
 	// CacheDir keeps compiled guest code on disk so a restart does not

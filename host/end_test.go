@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/reprise-wasm/reprise/engine"
 	"github.com/reprise-wasm/reprise/store"
-	"github.com/tetratelabs/wazero/sys"
 )
 
 // TestWhyARunEnded checks the table from how a guest stopped — its call's
 // error, what a host call unwound it with, and a stop from outside — to
 // the reason that decides what is written.
 func TestWhyARunEnded(t *testing.T) {
-	trap := errors.New("wasm error: unreachable")
+	trap := &engine.TrapError{Message: engine.TrapUnreachable}
 	storeErr := errors.New("disk on fire")
 	nondet := &NondeterminismError{Step: 3}
 	tests := []struct {
@@ -25,8 +25,8 @@ func TestWhyARunEnded(t *testing.T) {
 		want    endReason
 	}{
 		{"returned", nil, nil, nil, endReturned},
-		{"exit 0", sys.NewExitError(0), nil, nil, endReturned},
-		{"exit 3", sys.NewExitError(3), nil, nil, endTrapped},
+		{"exit 0", &engine.ExitError{Code: 0}, nil, nil, endReturned},
+		{"exit 3", &engine.ExitError{Code: 3}, nil, nil, endTrapped},
 		{"trap", trap, nil, nil, endTrapped},
 		{"suspended", trap, errSuspended, nil, endSuspended},
 		{"non-determinism", trap, nondet, nil, endFailed},
@@ -38,7 +38,7 @@ func TestWhyARunEnded(t *testing.T) {
 
 		// A stop from outside outranks what the stopped guest did next...
 		{"shutdown, then a store call failed", trap, context.Canceled, errShutdown, endShutdown},
-		{"shutdown, engine interrupted the guest", sys.NewExitError(sys.ExitCodeContextCanceled), nil, errShutdown, endShutdown},
+		{"shutdown, engine interrupted the guest", engine.ErrInterrupted, nil, errShutdown, endShutdown},
 		{"settled, store call refused", trap, store.ErrNotOwner, errSettled, endSettled},
 		{"given up, guest interrupted", trap, nil, errNotOurs, endNotOurs},
 		{"step limit in a loop", trap, nil, errStepTimeout, endStepLimit},
@@ -72,7 +72,7 @@ func TestStopFromOutsideReachesChildContexts(t *testing.T) {
 	defer rcancel(nil)
 	cancel(errShutdown)
 	r := &run{ctx: rctx}
-	if got := r.why(sys.NewExitError(sys.ExitCodeContextCanceled)); got != endShutdown {
+	if got := r.why(engine.ErrInterrupted); got != endShutdown {
 		t.Fatalf("why = %s, want %s", got, endShutdown)
 	}
 }

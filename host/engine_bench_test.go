@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/reprise-wasm/reprise/engine"
-	"github.com/reprise-wasm/reprise/engine/wazeroengine"
 	"github.com/reprise-wasm/reprise/internal/wasmtest"
 )
 
@@ -16,10 +15,7 @@ import (
 
 // newTestEngine creates the engine testEngine selects.
 func newTestEngine(ctx context.Context, cfg engine.Config) (engine.Engine, error) {
-	if f := testEngine(); f != nil {
-		return f(ctx, cfg)
-	}
-	return wazeroengine.New(ctx, cfg)
+	return testEngine()(ctx, cfg)
 }
 
 // hostEngineConfig is the engine.Config a host gives its engine (its imports

@@ -9,6 +9,9 @@ import (
 	"github.com/reprise-wasm/reprise/engine/wasmtimeengine"
 )
 
+// onWazero says the tests' hosts run on wazero.
+const onWazero = false
+
 // testEngine is the engine the tests' hosts run on: Wasmtime, so that
 // `go test -tags wasmtime ./host/` runs the whole suite on it.
 func testEngine() func(context.Context, engine.Config) (engine.Engine, error) {

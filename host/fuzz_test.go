@@ -364,7 +364,7 @@ func FuzzDeployDeclarations(f *testing.F) {
 	})
 	ctx := context.Background()
 	var rt wazero.Runtime
-	if testEngine() == nil {
+	if onWazero {
 		rt = wazero.NewRuntime(ctx)
 		f.Cleanup(func() { rt.Close(ctx) })
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/engine"
-	"github.com/reprise-wasm/reprise/engine/wazeroengine"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -80,6 +79,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("host: Config.Store is required")
 	}
+	if cfg.NewEngine == nil {
+		return nil, errors.New("host: Config.NewEngine is required; the default engine is wazero (engine/wazeroengine.New)")
+	}
 	cfg = cfg.withDefaults()
 	var id [8]byte
 	rand.Read(id[:])
@@ -109,11 +111,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		h.extraModules[imp.Module] = true
 	}
 	pages := memoryLimitPages(cfg.MemoryLimit)
-	newEngine := cfg.NewEngine
-	if newEngine == nil {
-		newEngine = func(ctx context.Context, c engine.Config) (engine.Engine, error) { return wazeroengine.New(ctx, c) }
-	}
-	eng, err := newEngine(ctx, engine.Config{
+	eng, err := cfg.NewEngine(ctx, engine.Config{
 		Imports:          append(imps, cfg.testImports...),
 		CacheDir:         cfg.CacheDir,
 		MemoryLimitPages: pages,

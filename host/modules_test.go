@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/engine"
-	"github.com/reprise-wasm/reprise/engine/wazeroengine"
 	"github.com/reprise-wasm/reprise/host"
 	wt "github.com/reprise-wasm/reprise/internal/wasmtest"
 	"github.com/reprise-wasm/reprise/store"
@@ -43,9 +42,6 @@ type countingInstance struct {
 func withCountingEngine(t testing.TB, c *host.Config) *countingEngine {
 	ce := &countingEngine{t: t, open: map[*countingModule]bool{}}
 	inner := testEngine()
-	if inner == nil {
-		inner = func(ctx context.Context, cfg engine.Config) (engine.Engine, error) { return wazeroengine.New(ctx, cfg) }
-	}
 	c.NewEngine = func(ctx context.Context, cfg engine.Config) (engine.Engine, error) {
 		e, err := inner(ctx, cfg)
 		ce.Engine = e

@@ -11,7 +11,7 @@ import (
 
 // secondHost starts another host (another "node") on th's store.
 func secondHost(t *testing.T, th *testHost) *host.Host {
-	h, err := host.New(context.Background(), host.Config{Store: th.store, Logger: testLogger(t), CacheDir: cacheDir})
+	h, err := host.New(context.Background(), host.Config{Store: th.store, Logger: testLogger(t), CacheDir: cacheDir, NewEngine: testEngine()})
 	if err != nil {
 		t.Fatal(err)
 	}

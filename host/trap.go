@@ -3,27 +3,33 @@ package host
 import (
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/tetratelabs/wazero/sys"
+	"github.com/reprise-wasm/reprise/engine"
 )
 
 // isExit reports whether err is the guest's proc_exit with code.
 func isExit(err error, code uint32) bool {
-	var exit *sys.ExitError
-	return errors.As(err, &exit) && exit.ExitCode() == code
+	var exit *engine.ExitError
+	return errors.As(err, &exit) && exit.Code == code
 }
 
-// trapMessage splits wazero's error into the message and the wasm stack.
+// trapMessage is the message and the wasm stack of how the guest failed,
+// from the engine's error (see engine.Instance.Call).
 func trapMessage(err error) (string, string) {
-	s := err.Error()
-	var exit *sys.ExitError
-	if errors.As(err, &exit) {
-		return fmt.Sprintf("the guest exited with code %d", exit.ExitCode()), ""
+	var exit *engine.ExitError
+	var trap *engine.TrapError
+	var panicked *engine.HostPanicError
+	switch {
+	case errors.As(err, &exit):
+		return fmt.Sprintf("the guest exited with code %d", exit.Code), ""
+	case errors.As(err, &trap):
+		msg := trap.Message
+		if mem := (*engine.MemoryError)(nil); errors.As(err, &mem) {
+			msg += mem.Note()
+		}
+		return msg, trap.Stack.String()
+	case errors.As(err, &panicked):
+		return panicked.Error(), panicked.Stack.String()
 	}
-	s = strings.TrimPrefix(s, "wasm error: ")
-	if i := strings.Index(s, "\nwasm stack trace:"); i >= 0 {
-		return s[:i], strings.TrimSpace(s[i+1:])
-	}
-	return s, ""
+	return err.Error(), ""
 }

@@ -10,9 +10,16 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/reprise-wasm/reprise/engine"
+	"github.com/reprise-wasm/reprise/engine/wazeroengine"
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/store/badgerstore"
 )
+
+// wazeroEngine is the engine the tests' hosts run on.
+func wazeroEngine(ctx context.Context, cfg engine.Config) (engine.Engine, error) {
+	return wazeroengine.New(ctx, cfg)
+}
 
 // newTestServer runs a Server on a real host and Badger store in a temporary
 // directory, behind an httptest server.
@@ -23,7 +30,7 @@ func newTestServer(t testing.TB, cfg Config) (*httptest.Server, *host.Host) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := host.New(context.Background(), host.Config{Store: db, Logger: log})
+	h, err := host.New(context.Background(), host.Config{Store: db, Logger: log, NewEngine: wazeroEngine})
 	if err != nil {
 		db.Close()
 		t.Fatal(err)

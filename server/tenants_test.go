@@ -56,7 +56,7 @@ func newTenantServer(t testing.TB, tenants ...testTenant) *httptest.Server {
 			t.Fatal(err)
 		}
 		cfg := tt.cfg
-		cfg.Store, cfg.Logger = db, log
+		cfg.Store, cfg.Logger, cfg.NewEngine = db, log, wazeroEngine
 		h, err := host.New(context.Background(), cfg)
 		if err != nil {
 			db.Close()

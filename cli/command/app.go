@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/reprise-wasm/reprise/engine"
+	"github.com/reprise-wasm/reprise/engine/wazeroengine"
 )
 
 // Main runs the command line of this process and returns its exit code.
@@ -63,9 +64,18 @@ type app struct {
 	// remote is the server of --server; nil works on the data directory.
 	remote    *remote
 	allowHTTP []string
-	// newEngine creates the WebAssembly engine (--engine); nil is the
-	// host's default, wazero.
+	// newEngine creates the WebAssembly engine (--engine); nil is wazero,
+	// the default (see engineOrDefault).
 	newEngine func(context.Context, engine.Config) (engine.Engine, error)
+}
+
+// engineOrDefault is the constructor of the engine guests run on:
+// --engine's, or wazero's.
+func (a *app) engineOrDefault() func(context.Context, engine.Config) (engine.Engine, error) {
+	if a.newEngine != nil {
+		return a.newEngine
+	}
+	return func(ctx context.Context, cfg engine.Config) (engine.Engine, error) { return wazeroengine.New(ctx, cfg) }
 }
 
 func (a *app) newCLI() *cli.App {
@@ -160,7 +170,7 @@ func (a *app) before(c *cli.Context) error {
 		a.cacheDir = filepath.Join(a.dataDir, "cache")
 	}
 	switch name := c.String("engine"); name {
-	case "wazero": // the host's default
+	case "wazero": // the default
 	case "wasmtime":
 		if a.newEngine, err = wasmtimeEngine(); err != nil {
 			return withCode(ExitUsage, err)

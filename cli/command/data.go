@@ -78,7 +78,7 @@ func (a *app) openHost(ctx context.Context) (*session, error) {
 		Logger:    slog.New(quietClose{a.log.Handler(), closing}),
 		CacheDir:  a.cacheDir,
 		HTTP:      a.httpConfig(),
-		NewEngine: a.newEngine,
+		NewEngine: a.engineOrDefault(),
 	})
 	if err != nil {
 		db.Close()

@@ -343,7 +343,7 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 		Store:       db,
 		Logger:      slog.New(quietClose{log.Handler(), closing}),
 		CacheDir:    f.a.cacheDir,
-		NewEngine:   f.a.newEngine,
+		NewEngine:   f.a.engineOrDefault(),
 		HTTP:        httpCfg,
 		MemoryLimit: l.Memory,
 		StepTimeout: time.Duration(l.StepTime),

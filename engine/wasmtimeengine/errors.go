@@ -8,90 +8,69 @@ import (
 	"strings"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
-	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/reprise-wasm/reprise/engine"
 )
 
-// TrapError is a guest trap: what went wrong and the wasm stack, innermost
-// call first. Its text has the shape of wazero's ("wasm error: ...\nwasm
-// stack trace:\n\t..."), so the host reports traps the same way on either
-// engine.
-type TrapError struct {
-	Message string
-	Stack   []string
+// hostPanic is a host function's panic, caught where the function was
+// called so that the guest unwinds with a trap (and its stack) instead.
+type hostPanic struct {
+	value any
+	frame engine.Frame // the host function's
 }
 
-func (e *TrapError) Error() string {
-	var b strings.Builder
-	b.WriteString("wasm error: ")
-	b.WriteString(e.Message)
-	if len(e.Stack) > 0 {
-		b.WriteString("\nwasm stack trace:")
-		for _, f := range e.Stack {
-			b.WriteString("\n\t")
-			b.WriteString(f)
-		}
-	}
-	return b.String()
-}
-
-// HostPanicError is a Go panic in a host function, carried out of the guest
-// as an error. When the panic value is an error, Unwrap returns it, so
-// errors.Is and errors.As see what the host function panicked with.
-type HostPanicError struct{ Value any }
-
-func (p *HostPanicError) Error() string { return fmt.Sprintf("host function panicked: %v", p.Value) }
-
-func (p *HostPanicError) Unwrap() error {
-	err, _ := p.Value.(error)
-	return err
-}
-
-// fromPanic is the error for a panic that wasmtime-go carried out of a call.
-func fromPanic(p any) error {
-	var exit *sys.ExitError
-	if err, ok := p.(error); ok && errors.As(err, &exit) {
-		// proc_exit: the same error wazero returns, so the host classifies
-		// an exit the same way on either engine.
+// err is the error of the call the panic ended: an exit for proc_exit,
+// otherwise a HostPanicError with the stack of trap, the error that
+// unwound the guest.
+func (p *hostPanic) err(trap error) error {
+	if exit, ok := p.value.(*engine.ExitError); ok {
 		return exit
 	}
-	return &HostPanicError{Value: p}
+	err, ok := p.value.(error)
+	if !ok {
+		err = fmt.Errorf("%v", p.value)
+	}
+	stack := engine.Stack{p.frame}
+	var t *wasmtime.Trap
+	var werr *wasmtime.Error
+	switch {
+	case errors.As(trap, &t):
+		stack = appendFrames(stack, t)
+	case errors.As(trap, &werr):
+		stack = errorFrames(stack, werr)
+	}
+	return &engine.HostPanicError{Err: err, Stack: stack}
 }
 
-// trapMessages says what each trap code means, in wazero's words.
+// trapMessages says what each trap code means, in the engine package's
+// words (wazero's).
 var trapMessages = map[wasmtime.TrapCode]string{
-	wasmtime.StackOverflow:          "stack overflow",
-	wasmtime.MemoryOutOfBounds:      "out of bounds memory access",
-	wasmtime.HeapMisaligned:         "unaligned atomic",
-	wasmtime.TableOutOfBounds:       "invalid table access",
-	wasmtime.IndirectCallToNull:     "invalid table access",
-	wasmtime.BadSignature:           "indirect call type mismatch",
-	wasmtime.IntegerOverflow:        "integer overflow",
-	wasmtime.IntegerDivisionByZero:  "integer divide by zero",
-	wasmtime.BadConversionToInteger: "invalid conversion to integer",
-	wasmtime.UnreachableCodeReached: "unreachable",
-	wasmtime.Interrupt:              "interrupted",
-	wasmtime.OutOfFuel:              "out of fuel",
+	wasmtime.StackOverflow:          engine.TrapStackOverflow,
+	wasmtime.MemoryOutOfBounds:      engine.TrapMemoryOutOfBounds,
+	wasmtime.HeapMisaligned:         engine.TrapUnalignedAtomic,
+	wasmtime.TableOutOfBounds:       engine.TrapTableOutOfBounds,
+	wasmtime.IndirectCallToNull:     engine.TrapTableOutOfBounds,
+	wasmtime.BadSignature:           engine.TrapIndirectCallType,
+	wasmtime.IntegerOverflow:        engine.TrapIntegerOverflow,
+	wasmtime.IntegerDivisionByZero:  engine.TrapIntegerDivideByZero,
+	wasmtime.BadConversionToInteger: engine.TrapInvalidConversion,
+	wasmtime.UnreachableCodeReached: engine.TrapUnreachable,
 }
 
-// fromWasmtime turns an error from Wasmtime into a plain Go error: a trap
-// becomes a TrapError, anything else keeps its message without Wasmtime's
-// multi-line decoration (cause chain, Rust backtrace).
+// fromWasmtime turns an error from Wasmtime into the engine package's: a
+// trap becomes an engine.TrapError, anything else a plain error with
+// Wasmtime's message without its multi-line decoration (cause chain, Rust
+// backtrace).
 func fromWasmtime(err error) error {
 	var trap *wasmtime.Trap
 	if errors.As(err, &trap) {
-		te := &TrapError{}
+		te := &engine.TrapError{}
 		if code := trap.Code(); code != nil && trapMessages[*code] != "" {
 			te.Message = trapMessages[*code]
 		} else {
 			te.Message = cleanMessage(trap.Message())
 		}
-		for _, f := range trap.Frames() {
-			name := fmt.Sprintf("func[%d]", f.FuncIndex())
-			if n := f.FuncName(); n != nil {
-				name = *n
-			}
-			te.Stack = append(te.Stack, fmt.Sprintf("%s (at 0x%x)", name, f.ModuleOffset()))
-		}
+		te.Stack = appendFrames(nil, trap)
 		return te
 	}
 	var werr *wasmtime.Error
@@ -99,6 +78,35 @@ func fromWasmtime(err error) error {
 		return errors.New(cleanMessage(werr.Error()))
 	}
 	return err
+}
+
+// appendFrames appends the trap's frames to stack, up to engine.MaxFrames,
+// named by engine.Frame's rule.
+func appendFrames(stack engine.Stack, trap *wasmtime.Trap) engine.Stack {
+	for _, f := range trap.Frames() {
+		if len(stack) == engine.MaxFrames {
+			break
+		}
+		stack = append(stack, newFrame(f.FuncIndex(), f.ModuleName(), f.FuncName(), f.ModuleOffset()))
+	}
+	return stack
+}
+
+// newFrame is a Wasmtime frame named by engine.Frame's rule: the function
+// at index idx of module, named fn in its name section, and offset off in
+// the module.
+func newFrame(idx uint32, module, fn *string, off uint) engine.Frame {
+	f := engine.Frame{Func: fmt.Sprintf("$%d", idx)}
+	if module != nil {
+		f.Module = *module
+	}
+	if fn != nil && *fn != "" {
+		f.Func = *fn
+	}
+	if off != ^uint(0) { // unknown, as at a stack overflow
+		f.Detail = fmt.Sprintf(" (at 0x%x)", off)
+	}
+	return f
 }
 
 // cleanMessage folds Wasmtime's error text, which is Rust's anyhow debug
@@ -113,7 +121,7 @@ func cleanMessage(s string) string {
 	}
 	parts := []string{strings.TrimSpace(head)}
 	if strings.HasPrefix(parts[0], "error while executing at wasm backtrace:") {
-		parts = parts[:0] // a trap's frames: TrapError lists them
+		parts = parts[:0] // a trap's frames: engine.TrapError lists them
 	}
 	for _, l := range strings.Split(causes, "\n") {
 		l = strings.TrimSpace(l)

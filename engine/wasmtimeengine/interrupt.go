@@ -50,12 +50,11 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"runtime"
 	"sync/atomic"
 	"unsafe"
-
-	"github.com/bytecodealliance/wasmtime-go/v39"
 )
 
 // stopFlag is a store's stop flag, in C memory: the epoch callback reads it
@@ -70,7 +69,7 @@ func (f *stopFlag) reset() bool { return atomic.SwapInt32((*int32)(unsafe.Pointe
 // armInterrupt gives the instance's store its stop flag and an epoch deadline
 // one tick ahead.
 func (in *instance) armInterrupt() error {
-	p, err := storePtr(in.store)
+	p, err := cPtr(in.store)
 	if err != nil {
 		return err
 	}
@@ -84,13 +83,14 @@ func (in *instance) armInterrupt() error {
 	return nil
 }
 
-// storePtr is the wasmtime_store_t behind s. wasmtime-go keeps it unexported;
-// reflection finds it by name, so a wasmtime-go that renames it fails here
-// with an error rather than misbehaving.
-func storePtr(s *wasmtime.Store) (unsafe.Pointer, error) {
-	f := reflect.ValueOf(s).Elem().FieldByName("_ptr")
+// cPtr is the C object behind v, a *wasmtime.Store or *wasmtime.Error.
+// wasmtime-go keeps it unexported; reflection finds it by name, so a
+// wasmtime-go that renames it fails here with an error rather than
+// misbehaving.
+func cPtr(v any) (unsafe.Pointer, error) {
+	f := reflect.ValueOf(v).Elem().FieldByName("_ptr")
 	if f.Kind() != reflect.Pointer || f.IsNil() {
-		return nil, errors.New("wasmtimeengine: this wasmtime-go's Store has no _ptr: update storePtr")
+		return nil, fmt.Errorf("wasmtimeengine: this wasmtime-go's %T has no _ptr: update cPtr", v)
 	}
 	return f.UnsafePointer(), nil
 }

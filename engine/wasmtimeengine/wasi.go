@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"io"
 
-	"github.com/tetratelabs/wazero/sys"
-
 	"github.com/reprise-wasm/reprise/engine"
 )
 
@@ -251,8 +249,8 @@ func pollOneoff(in *instance, stack []uint64) {
 	errno(stack, errnoSuccess)
 }
 
-// procExit is proc_exit(code). It unwinds the guest the way wazero does, with
-// a *sys.ExitError, which Call returns as is.
+// procExit is proc_exit(code). It unwinds the guest by panicking with an
+// *engine.ExitError, which Call returns (see hostPanic).
 func procExit(in *instance, stack []uint64) {
-	panic(sys.NewExitError(uint32(stack[0])))
+	panic(&engine.ExitError{Code: uint32(stack[0])})
 }

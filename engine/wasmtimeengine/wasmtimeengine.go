@@ -1,17 +1,9 @@
 //go:build wasmtime
 
-// Package wasmtimeengine runs guests on Wasmtime (through cgo and
-// wasmtime-go). It is built only with the wasmtime build tag, so the default
-// build stays pure Go.
-//
-// It gives guests the same world as engine/wazeroengine: the host imports,
-// WASI without files, environment or sockets, and clocks, randomness and
-// output that come from the engine.Sys of each instance.
 package wasmtimeengine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -101,8 +93,20 @@ type hostFunc func(in *instance, stack []uint64)
 func (e *Engine) define(module, name string, params, results []engine.ValueType, f hostFunc) error {
 	ty := wasmtime.NewFuncType(valTypes(params), valTypes(results))
 	n := max(len(params), len(results))
-	return e.linker.FuncNew(module, name, ty, func(c *wasmtime.Caller, args []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
+	self := engine.Frame{Module: module, Func: name}
+	return e.linker.FuncNew(module, name, ty, func(c *wasmtime.Caller, args []wasmtime.Val) (out []wasmtime.Val, trap *wasmtime.Trap) {
 		in := c.Data().(*instance)
+		defer func() {
+			in.view.caller, in.view.data = nil, nil
+			// A panic unwinds the guest with a trap, which carries the
+			// guest's stack; run turns it into the panic's error.
+			// (wasmtime-go would carry the panic through the guest and
+			// panic again in Call, without the stack.)
+			if p := recover(); p != nil {
+				in.panicked = &hostPanic{value: p, frame: self}
+				out, trap = nil, wasmtime.NewTrap("host function panicked")
+			}
+		}()
 		// A host function never runs the guest, so it is never re-entered on
 		// one instance: the scratch stack and memory view can be reused.
 		stack := in.scratch[:0]
@@ -119,8 +123,7 @@ func (e *Engine) define(module, name string, params, results []engine.ValueType,
 		}
 		in.view.caller, in.view.data = c, nil
 		f(in, stack)
-		in.view.caller, in.view.data = nil, nil
-		out := make([]wasmtime.Val, len(results))
+		out = make([]wasmtime.Val, len(results))
 		for i, t := range results {
 			if t == engine.I64 {
 				out[i] = wasmtime.ValI64(int64(stack[i]))
@@ -267,10 +270,11 @@ type instance struct {
 	inst  *wasmtime.Instance
 	sys   engine.Sys
 
-	ctx     context.Context  // the running Call's, for host functions
-	view    memory           // the guest's memory as the running host call sees it
-	memory  *wasmtime.Memory // the exported "memory", found on first use
-	scratch [8]uint64        // host call params and results
+	ctx      context.Context  // the running Call's, for host functions
+	view     memory           // the guest's memory as the running host call sees it
+	memory   *wasmtime.Memory // the exported "memory", found on first use
+	scratch  [8]uint64        // host call params and results
+	panicked *hostPanic       // the running host call's panic
 
 	// stop is read by the epoch callback (see interrupt.go). mu orders
 	// interrupt against the start and end of runs: run counts them, so a
@@ -291,62 +295,50 @@ func (in *instance) Call(ctx context.Context, name string) error {
 		_, err := fn.Call(in.store)
 		return err
 	})
-	in.noteMemory(err)
-	return err
+	return in.noteMemory(err)
 }
 
-// noteMemory adds to a trap of a guest whose memory had grown past half the
-// memory limit its size and the limit. A memory.grow that fails returns -1
-// to the guest, which then traps its own way (Go's "out of memory", Rust's
-// abort), so the message then says what was probably wrong and what to
-// raise. wazeroengine says the same in the same words.
-func (in *instance) noteMemory(err error) {
-	var te *TrapError
+// noteMemory wraps a trap of a guest whose memory had grown past half the
+// memory limit in an engine.MemoryError.
+func (in *instance) noteMemory(err error) error {
 	limit := uint64(in.e.pages) * 65536
-	if limit == 0 || !errors.As(err, &te) {
-		return
+	if _, trap := err.(*engine.TrapError); !trap || limit == 0 {
+		return err
 	}
 	ext := in.inst.GetExport(in.store, "memory")
 	if ext == nil || ext.Memory() == nil {
-		return
+		return err
 	}
 	if size := uint64(ext.Memory().DataSize(in.store)); size > limit/2 {
-		te.Message += fmt.Sprintf(" (the guest's memory had grown to %s, over half the memory limit of %s: memory.grow past the limit fails)", mib(size), mib(limit))
+		return &engine.MemoryError{Err: err, Size: size, Limit: limit}
 	}
-}
-
-func mib(n uint64) string {
-	if n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	return err
 }
 
 // run runs guest code (f) with ctx: host functions see ctx, and when ctx is
 // done the guest is interrupted at its next function entry or loop back-edge.
-func (in *instance) run(ctx context.Context, f func() error) (err error) {
+// Its error is one of the engine package's (see engine.Instance.Call).
+func (in *instance) run(ctx context.Context, f func() error) error {
 	if ctx.Err() != nil {
-		return stopped(ctx)
+		return engine.Interrupted(ctx)
 	}
 	in.ctx = ctx
 	n, _ := in.setRunning(true)
 	stop := context.AfterFunc(ctx, func() { in.interrupt(n) })
-	defer func() {
-		stop()
-		_, interrupted := in.setRunning(false)
-		in.ctx = nil
-		in.view.caller, in.view.data = nil, nil // after a panic in a host call
-		if p := recover(); p != nil {
-			// wasmtime-go catches a Go panic in a host function, unwinds the
-			// guest with a trap, then panics again with the same value here.
-			err = fromPanic(p)
-		} else if err != nil && interrupted {
-			err = stopped(ctx)
-		} else if err != nil {
-			err = fromWasmtime(err)
-		}
-	}()
-	return f()
+	err := f()
+	stop()
+	_, interrupted := in.setRunning(false)
+	in.ctx = nil
+	switch p := in.panicked; {
+	case p != nil:
+		in.panicked = nil
+		return p.err(err)
+	case err != nil && interrupted:
+		return engine.Interrupted(ctx)
+	case err != nil:
+		return fromWasmtime(err)
+	}
+	return nil
 }
 
 // setRunning marks whether guest code runs and clears the stop flag. It
@@ -380,10 +372,4 @@ func (in *instance) interrupt(n uint64) {
 func (in *instance) Close(ctx context.Context) error {
 	in.store.Close() // also frees the stop flag
 	return nil
-}
-
-// stopped is the error of a guest stopped because ctx is done. The host reads
-// why from context.Cause; the text says it too.
-func stopped(ctx context.Context) error {
-	return fmt.Errorf("guest stopped: %w", context.Cause(ctx))
 }

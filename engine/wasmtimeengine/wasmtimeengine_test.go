@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero/sys"
-
 	"github.com/reprise-wasm/reprise/engine"
 	"github.com/reprise-wasm/reprise/engine/wasmtimeengine"
 )
@@ -230,7 +228,11 @@ func (a *abort) Unwrap() error { return a.err }
 func TestHostPanicComesBackAsError(t *testing.T) {
 	sentinel := errors.New("sentinel")
 	var panicWith any
-	boom := hostImport("boom", 0, 0, func(ctx context.Context, mem engine.Memory, stack []uint64) { panic(panicWith) })
+	boom := hostImport("boom", 0, 0, func(ctx context.Context, mem engine.Memory, stack []uint64) {
+		if panicWith != nil {
+			panic(panicWith)
+		}
+	})
 	e := newEngine(t, engine.Config{Imports: []engine.Import{boom}})
 	m := compile(t, e, wasmModule{Imports: []wasmImport{wasmImportOf(boom)}, Memory: 1,
 		Funcs: []wasmFunc{{Export: "run", Code: call(0)}}}.Bytes())
@@ -242,10 +244,19 @@ func TestHostPanicComesBackAsError(t *testing.T) {
 		t.Errorf("err = %v (%T): errors.As finds no *abort", err, err)
 	}
 	panicWith = "just a string"
-	err = instantiate(t, m, &fakeSys{}).Call(context.Background(), "run")
-	var hp *wasmtimeengine.HostPanicError
-	if !errors.As(err, &hp) || hp.Value != "just a string" {
-		t.Errorf("err = %v (%T), want a HostPanicError", err, err)
+	in := instantiate(t, m, &fakeSys{})
+	err = in.Call(context.Background(), "run")
+	var hp *engine.HostPanicError
+	// The stack is read from the error Wasmtime unwound the guest with
+	// (trace.go): the host function, then its caller.
+	if !errors.As(err, &hp) || hp.Err.Error() != "just a string" || len(hp.Stack) != 2 ||
+		hp.Stack[0] != (engine.Frame{Module: "env", Func: "boom"}) || hp.Stack[1].Func != "$1" || !strings.HasPrefix(hp.Stack[1].Detail, " (at 0x") {
+		t.Errorf("err = %v (%T) %+v, want a HostPanicError with the stack env.boom, $1", err, err, hp)
+	}
+	// The instance still serves: the panic unwound only the guest.
+	panicWith = nil
+	if err := in.Call(context.Background(), "run"); err != nil {
+		t.Errorf("after the panic: %v", err)
 	}
 }
 
@@ -305,6 +316,19 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+func TestTrapPastHalfTheMemoryLimitIsMemoryError(t *testing.T) {
+	e := newEngine(t, engine.Config{MemoryLimitPages: 4})
+	for pages, note := range map[int]bool{2: false, 3: true} {
+		m := compile(t, e, wasmModule{Memory: pages, Funcs: []wasmFunc{{Export: "run", Code: []byte{0x00}}}}.Bytes())
+		err := instantiate(t, m, &fakeSys{}).Call(context.Background(), "run")
+		var mem *engine.MemoryError
+		var te *engine.TrapError
+		if !errors.As(err, &te) || errors.As(err, &mem) != note || note && (mem.Size != uint64(pages)<<16 || mem.Limit != 4<<16) {
+			t.Errorf("%d of 4 pages: err = %v (%T), want a MemoryError: %v", pages, err, err, note)
+		}
+	}
+}
+
 func TestProcExitGivesExitError(t *testing.T) {
 	e := newEngine(t, engine.Config{})
 	for _, code := range []uint32{0, 3} {
@@ -314,8 +338,8 @@ func TestProcExitGivesExitError(t *testing.T) {
 			Funcs:   []wasmFunc{{Export: "run", Code: ops(i32(int32(code)), call(0), []byte{0x00})}}, // unreachable after
 		}.Bytes())
 		err := instantiate(t, m, &fakeSys{}).Call(context.Background(), "run")
-		var exit *sys.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != code {
+		var exit *engine.ExitError
+		if !errors.As(err, &exit) || exit.Code != code {
 			t.Errorf("proc_exit(%d): err = %v (%T)", code, err, err)
 		}
 	}
@@ -511,14 +535,14 @@ func TestTrapAndLinkErrorsAreReadable(t *testing.T) {
 	e := newEngine(t, engine.Config{})
 	m := compile(t, e, wasmModule{Memory: 1, Funcs: []wasmFunc{
 		{Export: "run", Code: call(1)},
-		{Code: []byte{0x00}}, // unreachable; no name section, so frames are func[index]
+		{Code: []byte{0x00}}, // unreachable; no name section, so frames are $index
 	}}.Bytes())
 	err := instantiate(t, m, &fakeSys{}).Call(context.Background(), "run")
-	var te *wasmtimeengine.TrapError
-	if !errors.As(err, &te) || te.Message != "unreachable" || len(te.Stack) != 2 || !strings.HasPrefix(te.Stack[0], "func[1]") {
-		t.Errorf("err = %v (%T), want a TrapError for unreachable with 2 frames", err, err)
+	var te *engine.TrapError
+	if !errors.As(err, &te) || te.Message != "unreachable" || len(te.Stack) != 2 || te.Stack[0].Func != "$1" || te.Stack[1].Func != "$0" {
+		t.Errorf("err = %v (%T), want a TrapError for unreachable in $1 called by $0", err, err)
 	}
-	if !strings.HasPrefix(err.Error(), "wasm error: unreachable\nwasm stack trace:\n\tfunc[1] (at 0x") {
+	if !strings.HasPrefix(err.Error(), "wasm error: unreachable\nwasm stack trace:\n\t.$1 (at 0x") {
 		t.Errorf("err text %q", err)
 	}
 
@@ -540,9 +564,9 @@ func TestTrapsComeBackAsTrapErrors(t *testing.T) {
 		m := compile(t, e, wasmModule{Memory: 1, Funcs: []wasmFunc{{Export: "run", Code: code}}}.Bytes())
 		in := instantiate(t, m, &fakeSys{})
 		err := in.Call(context.Background(), "run")
-		var te *wasmtimeengine.TrapError
-		if !errors.As(err, &te) || te.Message != want {
-			t.Errorf("%s: err = %v (%T)", want, err, err)
+		var te *engine.TrapError
+		if !errors.As(err, &te) || te.Message != want || len(te.Stack) == 0 || len(te.Stack) > engine.MaxFrames {
+			t.Errorf("%s: err = %v (%T), want a TrapError with 1 to %d frames", want, err, err, engine.MaxFrames)
 		}
 		// The instance is still usable after a trap: the trap unwound only the guest.
 		if err := in.Call(context.Background(), "nope"); err == nil {

@@ -1,16 +1,13 @@
-// Package wazeroengine runs guests on wazero, the pure-Go WebAssembly runtime.
 package wazeroengine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/reprise-wasm/reprise/engine"
 )
@@ -19,7 +16,8 @@ import (
 type Engine struct {
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
-	limit uint64 // memory limit in bytes; 0 for none
+	limit uint64   // memory limit in bytes; 0 for none
+	hosts []string // the host modules' names, to read stack traces
 }
 
 // New creates a runtime with the host imports and WASI instantiated.
@@ -42,7 +40,7 @@ func New(ctx context.Context, cfg engine.Config) (*Engine, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc.WithCompilationCache(cache))
-	e := &Engine{rt: rt, cache: cache, limit: uint64(cfg.MemoryLimitPages) * 65536}
+	e := &Engine{rt: rt, cache: cache, limit: uint64(cfg.MemoryLimitPages) * 65536, hosts: []string{wasi_snapshot_preview1.ModuleName}}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		e.Close(ctx)
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
@@ -55,6 +53,9 @@ func New(ctx context.Context, cfg engine.Config) (*Engine, error) {
 			b = rt.NewHostModuleBuilder(imp.Module)
 			builders[imp.Module] = b
 			order = append(order, imp.Module)
+			if !slices.Contains(e.hosts, imp.Module) {
+				e.hosts = append(e.hosts, imp.Module)
+			}
 		}
 		f := imp.Func
 		b.NewFunctionBuilder().
@@ -151,8 +152,8 @@ func (m *module) HasMemory() bool {
 
 func (m *module) Instantiate(ctx context.Context, s engine.Sys) (engine.Instance, error) {
 	cfg := wazero.NewModuleConfig().
-		WithName(""). // anonymous: many instances of one module may live at once
-		WithStartFunctions("_initialize").
+		WithName("").         // anonymous: many instances of one module may live at once
+		WithStartFunctions(). // _initialize is called below, as Call calls a function
 		WithRandSource(s).
 		WithWalltime(s.Walltime, 1).
 		WithNanotime(s.Nanotime, 1).
@@ -160,11 +161,19 @@ func (m *module) Instantiate(ctx context.Context, s engine.Sys) (engine.Instance
 		WithOsyield(func() {}).
 		WithStdout(s.Stdout()).
 		WithStderr(s.Stderr())
+	names := frameNames{module: m.cm.Name(), hosts: m.e.hosts}
 	mod, err := m.e.rt.InstantiateModule(ctx, m.cm, cfg)
 	if err != nil {
-		return nil, err
+		return nil, fromWazero(ctx, startError(err), names)
 	}
-	return &instance{mod: mod, limit: m.e.limit}, nil
+	in := &instance{mod: mod, limit: m.e.limit, names: names}
+	if mod.ExportedFunction("_initialize") != nil {
+		if err := in.Call(ctx, "_initialize"); err != nil {
+			mod.Close(ctx)
+			return nil, err
+		}
+	}
+	return in, nil
 }
 
 func (m *module) Close(ctx context.Context) error { return m.cm.Close(ctx) }
@@ -172,58 +181,29 @@ func (m *module) Close(ctx context.Context) error { return m.cm.Close(ctx) }
 type instance struct {
 	mod   api.Module
 	limit uint64
+	names frameNames
 }
 
+// Call implements engine.Instance: wazero's errors become the engine's.
 func (i *instance) Call(ctx context.Context, name string) error {
 	fn := i.mod.ExportedFunction(name)
 	if fn == nil {
 		return fmt.Errorf("module does not export %q", name)
 	}
+	if ctx.Err() != nil {
+		return engine.Interrupted(ctx)
+	}
 	_, err := fn.Call(ctx)
-	if err != nil {
-		if mem := i.mod.Memory(); mem != nil {
-			err = memoryNote(err, uint64(mem.Size()), i.limit)
+	if err == nil {
+		return nil
+	}
+	err = fromWazero(ctx, err, i.names)
+	if _, trap := err.(*engine.TrapError); trap && i.limit > 0 {
+		if mem := i.mod.Memory(); mem != nil && uint64(mem.Size()) > i.limit/2 {
+			err = &engine.MemoryError{Err: err, Size: uint64(mem.Size()), Limit: i.limit}
 		}
 	}
 	return err
-}
-
-// MemoryError is a trap of a guest whose memory had grown past half the
-// memory limit. The engine cannot see a memory.grow fail (it returns -1 to
-// the guest, which then traps its own way: Go's "out of memory", Rust's
-// abort), so it states the guest's memory next to the limit: the message
-// then says what was probably wrong and what to raise.
-type MemoryError struct {
-	Err         error
-	Size, Limit uint64 // bytes
-}
-
-func (e *MemoryError) Unwrap() error { return e.Err }
-
-// Error is the trap's text with the memory note before the wasm stack
-// trace, so that it stays in the first part of the message.
-func (e *MemoryError) Error() string {
-	note := fmt.Sprintf(" (the guest's memory had grown to %s, over half the memory limit of %s: memory.grow past the limit fails)", mib(e.Size), mib(e.Limit))
-	s := e.Err.Error()
-	if head, stack, ok := strings.Cut(s, "\nwasm stack trace:"); ok {
-		return head + note + "\nwasm stack trace:" + stack
-	}
-	return s + note
-}
-
-func memoryNote(err error, size, limit uint64) error {
-	var exit *sys.ExitError
-	if limit == 0 || size <= limit/2 || errors.As(err, &exit) {
-		return err
-	}
-	return &MemoryError{Err: err, Size: size, Limit: limit}
-}
-
-func mib(n uint64) string {
-	if n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 func (i *instance) Close(ctx context.Context) error { return i.mod.Close(ctx) }
