@@ -49,6 +49,12 @@ func FuzzRead(f *testing.F) {
 		if !reflect.DeepEqual(r.Memories, m.Memories) || !reflect.DeepEqual(r.OtherImports, m.OtherImports) {
 			t.Fatalf("Rewrite changed the memories or imports: %+v %q, were %+v %q", r.Memories, r.OtherImports, m.Memories, m.OtherImports)
 		}
+		if tableSections(wasm) > 1 {
+			// Malformed (each section appears once; the engines refuse
+			// it), and Rewrite replaces only the last: what it makes
+			// declares the other sections' tables twice.
+			return
+		}
 		if len(r.Tables) != len(m.Tables) {
 			t.Fatalf("Rewrite made %d tables of %d", len(r.Tables), len(m.Tables))
 		}
@@ -75,6 +81,17 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("a second Rewrite changed the bytes again")
 		}
 	})
+}
+
+// tableSections is the number of table sections in wasm.
+func tableSections(wasm []byte) int {
+	n := 0
+	for _, s := range sections(wasm) {
+		if s[0] == 4 {
+			n++
+		}
+	}
+	return n
 }
 
 // checkStripped checks StripCustom's output: it reads, declares what m
