@@ -7,11 +7,12 @@ import (
 	wt "github.com/reprise-wasm/reprise/internal/wasmtest"
 )
 
-// FuzzRead reads fuzzed module bytes. Read must never panic; when it
-// accepts a module, what Rewrite makes of it must read again and declare
-// the same memories, table minima and imports, with every table's maximum
-// set and the maxima within the limit, and rewriting that must change
-// nothing; StripCustom must leave no custom section but one "name".
+// FuzzRead reads fuzzed module bytes. Read must never panic, nor report
+// more entries than there are bytes; when it accepts a module, what Rewrite
+// makes of it must read again and declare the same memories, table minima
+// and imports, with every table's maximum set and the maxima within the
+// limit, and rewriting that must change nothing; StripCustom must leave no
+// custom section but one "name".
 func FuzzRead(f *testing.F) {
 	const limit = 1000
 	seed := func(m wt.Module) { m.Func("run", nil); f.Add(m.Bytes()) }
@@ -35,6 +36,11 @@ func FuzzRead(f *testing.F) {
 				t.Fatalf("StripCustom changed a module Read refuses (%v)", err)
 			}
 			return
+		}
+		// Every entry Read reports took at least a byte of wasm: what it
+		// allocates is in proportion to the module, whatever it declares.
+		if n := len(m.Memories) + len(m.Tables) + len(m.OtherImports) + len(m.drop); n > len(wasm) {
+			t.Fatalf("Read reports %d memories, tables, imports and custom sections from %d bytes", n, len(wasm))
 		}
 		checkStripped(t, m, stripped)
 
