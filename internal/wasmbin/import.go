@@ -2,8 +2,6 @@ package wasmbin
 
 import "fmt"
 
-var importKinds = [...]string{"function", "table", "memory", "global", "tag"}
-
 // imports reads the import section, and records in m the imports of
 // anything other than a function.
 func (r *reader) imports(m *Module) {
@@ -29,6 +27,12 @@ func (r *reader) imports(m *Module) {
 			r.fail("import %s.%s of unknown kind %d", mod, name, kind)
 			return
 		}
-		m.OtherImports = append(m.OtherImports, fmt.Sprintf("%s.%s (%s)", mod, name, importKinds[kind]))
+		m.OtherImports = append(m.OtherImports, fmt.Sprintf("%s.%s (%s)", mod, name, importKind(kind)))
 	}
+}
+
+// importKind names an import's kind as the host's messages say it (kind is
+// 1 to 4: functions are not reported, other kinds are refused).
+func importKind(kind byte) string {
+	return [...]string{"function", "table", "memory", "global", "tag"}[kind]
 }

@@ -50,7 +50,7 @@ func Read(wasm []byte) (*Module, error) {
 		}
 		end := r.i + int(size)
 		sec := reader{b: r.b[:end], i: r.i}
-		if vectorSections[id] {
+		if isVector(id) {
 			// Every entry takes at least a byte. The engine may allocate
 			// for the count before reading the entries (wazero does):
 			// 2^32 of them must not reach it from a few bytes.
@@ -107,5 +107,11 @@ func Read(wasm []byte) (*Module, error) {
 	return m, nil
 }
 
-// vectorSections are the sections that are a vector of entries.
-var vectorSections = map[byte]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 9: true, 10: true, 11: true, 13: true}
+// isVector reports whether section id is a vector of entries.
+func isVector(id byte) bool {
+	switch id {
+	case 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13:
+		return true
+	}
+	return false
+}
