@@ -23,8 +23,9 @@
 //     endReason) and what that writes. trap.go: the engine's errors as text.
 //   - calls.go: the host calls of the ABI; http.go: outbound HTTP as intent,
 //     then outcome; sandbox.go: the deterministic WASI world of an instance.
-//   - module.go: checking and compiling a module; modules.go: the module
-//     cache, its states, and the pool of ready instances.
+//   - module.go: checking and compiling a module (its bytes are read first by
+//     internal/wasmbin); modules.go: the module cache, its states, and the
+//     pool of ready instances.
 //   - config.go, stats.go: configuration and figures.
 //
 // # Goroutines

@@ -17,6 +17,7 @@ import (
 
 	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/internal/wasmbin"
 	wt "github.com/reprise-wasm/reprise/internal/wasmtest"
 	"github.com/reprise-wasm/reprise/store"
 )
@@ -410,7 +411,7 @@ func FuzzDeployDeclarations(f *testing.F) {
 		// The custom sections the host drops unread may be as hostile as
 		// the rest: wazero gets the module without them, as the host's
 		// engine does; dropping them changes nothing else.
-		if cm, cerr := rt.CompileModule(ctx, host.DropCustomSections(wasm)); cerr == nil {
+		if cm, cerr := rt.CompileModule(ctx, wasmbin.StripCustom(wasm)); cerr == nil {
 			cm.Close(ctx)
 			t.Fatalf("wazero compiles the module, the host does not: %v", err)
 		}
