@@ -3,12 +3,14 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/reprise-wasm/reprise/names"
 	"github.com/reprise-wasm/reprise/store"
 	"github.com/reprise-wasm/reprise/tenant"
 )
@@ -220,25 +222,16 @@ func parseDuration(param, v string, max time.Duration) (time.Duration, error) {
 	return min(d, max), nil
 }
 
-// maxNameLen bounds names and ids, as the host does.
-const maxNameLen = 256
-
-// checkName refuses names that could not be a path segment or a log line:
-// empty, too long, control characters, spaces, slashes, '*' (a glob), "."
-// and "..". The host checks the same; checking here first gives a 400 that
-// names the field.
+// checkName refuses what names.Check refuses (what could not be a path
+// segment, a key or a log line). The host checks the same; checking here
+// first gives a 400 that names the field.
 func checkName(what, s string) error {
-	if s == "" || len(s) > maxNameLen {
-		return apiError(http.StatusBadRequest, codeInvalidName, "%s: a name has 1 to %d bytes, this has %d", what, maxNameLen, len(s))
+	var ne *names.Error
+	if !errors.As(names.Check(s), &ne) {
+		return nil
 	}
-	if s == "." || s == ".." {
-		return apiError(http.StatusBadRequest, codeInvalidName, "%s %q is not a valid name", what, s)
+	if s == "" || len(s) > names.MaxLen { // nothing, or too much, to quote
+		return apiError(http.StatusBadRequest, codeInvalidName, "%s: %s", what, ne.Reason)
 	}
-	for _, c := range s {
-		if c <= ' ' || c == 0x7f || c == '/' || c == '\\' || c == '*' || c == '\ufffd' {
-			return apiError(http.StatusBadRequest, codeInvalidName,
-				"%s %q: names may not contain spaces, control characters, invalid UTF-8, '/', '\\' or '*'", what, s)
-		}
-	}
-	return nil
+	return apiError(http.StatusBadRequest, codeInvalidName, "%s %q: %s", what, s, ne.Reason)
 }

@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/reprise-wasm/reprise/client"
 	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/names"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -202,9 +202,7 @@ func (r *remote) Deploy(ctx context.Context, name string, wasm []byte, entry str
 func (r *remote) Invoke(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (string, error) {
 	id := opts.ID
 	if id == "" {
-		var b [12]byte
-		rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
+		id = names.NewID()
 	}
 	inv, err := r.c.Invoke(ctx, name, input, client.InvokeOptions{ID: id, Timeout: opts.Timeout})
 	if err != nil {
