@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
@@ -46,6 +47,56 @@ func executionToWire(e store.Execution) wire.Execution {
 func entryToWire(e store.Entry) wire.Entry {
 	return wire.Entry{Seq: e.Seq, Op: e.Op.String(), Digest: hex.EncodeToString(e.Digest[:]),
 		Child: e.Child, Outcome: e.Outcome, Time: e.Time / 1e6}
+}
+
+// The inverse mappings, exported for a client that works in the store's
+// types, as the command line's --server backend does: each undoes its
+// ...ToWire, to the ms for times the wire gives in ms.
+
+// PromiseFromWire is the store's promise for p; an unknown state is an error.
+func PromiseFromWire(p wire.Promise) (store.Promise, error) {
+	st, err := store.ParseState(p.State)
+	if err != nil {
+		return store.Promise{}, fmt.Errorf("promise %s: %w", p.ID, err)
+	}
+	return store.Promise{ID: p.ID, State: st,
+		Param:   store.Value{Headers: p.Param.Headers, Data: p.Param.Data},
+		Value:   store.Value{Headers: p.Value.Headers, Data: p.Value.Data},
+		Timeout: p.Timeout, Tags: p.Tags,
+		IdempotencyKeyForCreate:   p.IdempotencyKeyForCreate,
+		IdempotencyKeyForComplete: p.IdempotencyKeyForComplete,
+		CreatedOn:                 p.CreatedOn, CompletedOn: p.CompletedOn,
+	}, nil
+}
+
+// FunctionFromWire is the store's function for f.
+func FunctionFromWire(f wire.Function) store.Function {
+	return store.Function{Name: f.Name, Version: f.Version, Module: f.Module, Entry: f.Entry, CreatedOn: f.CreatedOn}
+}
+
+// ExecutionFromWire is the store's execution record for e.
+func ExecutionFromWire(e wire.Execution) store.Execution {
+	return store.Execution{ID: e.ID, Function: e.Function, Module: e.Module, Entry: e.Entry, Parent: e.Parent,
+		Attempt: e.Attempt, AttemptStart: e.AttemptStart * 1e6, LastError: e.LastError}
+}
+
+// EntryFromWire is the store's journal entry for e. An op it does not know
+// is 0, and a malformed digest is decoded as far as it goes: a client only
+// shows entries, it never replays them.
+func EntryFromWire(e wire.Entry) store.Entry {
+	en := store.Entry{Seq: e.Seq, Op: parseOp(e.Op), Child: e.Child, Outcome: e.Outcome, Time: e.Time * 1e6}
+	hex.Decode(en.Digest[:], []byte(e.Digest))
+	return en
+}
+
+// parseOp reads an op's name as the API spells it (store.Op's String).
+func parseOp(name string) store.Op {
+	for o := store.Op(1); o < 64; o++ {
+		if o.String() == name {
+			return o
+		}
+	}
+	return 0
 }
 
 // valueFromWire is a request's value; absent is empty.
