@@ -10,7 +10,6 @@ import (
 
 	"github.com/reprise-wasm/reprise/client"
 	"github.com/reprise-wasm/reprise/host"
-	"github.com/reprise-wasm/reprise/names"
 	"github.com/reprise-wasm/reprise/server"
 	"github.com/reprise-wasm/reprise/store"
 )
@@ -182,27 +181,44 @@ func (r *remote) Deploy(ctx context.Context, name string, wasm []byte, entry str
 	return server.FunctionFromWire(f), r.fail(ctx, err, store.ErrNotFound)
 }
 
-// Invoke starts an execution on the server. The id is chosen here when
-// none is given (as the host would), so a waiting command knows it even
-// if the request's answer is lost.
+// Invoke starts an execution on the server.
 func (r *remote) Invoke(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (string, error) {
-	id := opts.ID
-	if id == "" {
-		id = names.NewID()
-	}
-	inv, err := r.c.Invoke(ctx, name, input, client.InvokeOptions{ID: id, Timeout: opts.Timeout})
+	inv, err := r.c.Invoke(ctx, name, input, client.InvokeOptions{ID: opts.ID, Timeout: opts.Timeout})
 	if err != nil {
 		return "", r.fail(ctx, err, host.ErrUnknownFunction)
 	}
 	return inv.ID, nil
 }
 
+// InvokeWait invokes with ?wait, where the server runs host.InvokeWait,
+// and long-polls the execution if it has not settled by then.
+func (r *remote) InvokeWait(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (store.Promise, error) {
+	inv, err := r.c.Invoke(ctx, name, input, client.InvokeOptions{ID: opts.ID, Timeout: opts.Timeout,
+		Wait: heldFor(opts, awaitPoll)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return store.Promise{}, ctx.Err()
+		}
+		return store.Promise{}, r.fail(ctx, err, host.ErrUnknownFunction)
+	}
+	if !inv.Settled() {
+		return r.await(ctx, inv.ID)
+	}
+	// A settled invocation answers with the value's bytes; its state and
+	// id come in headers.
+	st, err := store.ParseState(inv.State)
+	if err != nil {
+		return store.Promise{}, fmt.Errorf("the server answered execution %s: %w", inv.ID, err)
+	}
+	return store.Promise{ID: inv.ID, State: st, Value: store.Value{Data: inv.Value}}, nil
+}
+
 // awaitPoll is how long each long poll of a waiting command asks the
 // server to hold; the command keeps asking until the execution settles.
 const awaitPoll = 30 * time.Second
 
-// Await long-polls the execution until it settles.
-func (r *remote) Await(ctx context.Context, id string) (store.Promise, error) {
+// await long-polls the execution until it settles.
+func (r *remote) await(ctx context.Context, id string) (store.Promise, error) {
 	for {
 		e, err := r.c.ExecutionWait(ctx, id, awaitPoll)
 		if err != nil {
