@@ -26,7 +26,7 @@ func echoGuest() []byte {
 
 // localSession runs the command line's local backend on a new data
 // directory, writing stdout to out.
-func localSession(t *testing.T, out *bytes.Buffer) (*app, *session) {
+func localSession(t testing.TB, out *bytes.Buffer) (*app, *session) {
 	t.Helper()
 	dir := t.TempDir()
 	a := &app{stdout: out, stderr: newConsole(&bytes.Buffer{}), level: new(slog.LevelVar),
@@ -102,5 +102,49 @@ func TestInterruptedInvokeWaitBeforeADurableStepSaysNothingIsKept(t *testing.T) 
 	}
 	if _, err := s.Promise(t.Context(), "s1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the dropped execution: %v", err)
+	}
+}
+
+// BenchmarkLocalInvokeWait is `reprise invoke --wait` of a guest without
+// durable calls on a data directory, as the command does it now
+// (InvokeWait: one commit) and as it did before (Invoke, then Await: two),
+// in one run so that the two see the same machine. commits/op is the
+// store's sync count.
+func BenchmarkLocalInvokeWait(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		invoke func(a *app, s *session) error
+	}{
+		{"InvokeWait", func(a *app, s *session) error {
+			return a.invoke(b.Context(), s, "echo", []byte(`{}`), host.InvokeOptions{}, true)
+		}},
+		{"InvokeThenAwait", func(a *app, s *session) error {
+			id, err := s.Invoke(b.Context(), "echo", []byte(`{}`), host.InvokeOptions{})
+			if err != nil {
+				return err
+			}
+			p, err := s.h.Await(b.Context(), id)
+			if err != nil {
+				return err
+			}
+			return a.outcome(p)
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var out bytes.Buffer
+			a, s := localSession(b, &out)
+			if _, err := s.Deploy(b.Context(), "echo", echoGuest(), ""); err != nil {
+				b.Fatal(err)
+			}
+			before, _ := s.db.Stats(b.Context())
+			for b.Loop() {
+				out.Reset()
+				if err := bc.invoke(a, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+			after, _ := s.db.Stats(b.Context())
+			b.ReportMetric(float64(after.Syncs.Count-before.Syncs.Count)/float64(b.N), "commits/op")
+		})
 	}
 }
