@@ -7,75 +7,41 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/reprise-wasm/reprise/wire"
 )
 
+// The API's JSON shapes are package wire's; the client's names for them
+// are aliases, so a value of one is a value of the other.
+
 // Function is a deployed function's latest version.
-type Function struct {
-	Name      string `json:"name"`
-	Version   uint32 `json:"version"`
-	Module    string `json:"module"` // sha256 of the module, hex
-	Entry     string `json:"entry"`
-	CreatedOn int64  `json:"createdOn"` // Unix ms
-}
+type Function = wire.Function
 
 // Value is a promise's param or value: bytes (base64 in JSON) and headers.
-type Value struct {
-	Headers map[string]string `json:"headers,omitempty"`
-	Data    []byte            `json:"data,omitempty"`
-}
+type Value = wire.Value
 
 // Promise states, as the API spells them.
 const (
-	Pending          = "PENDING"
-	Resolved         = "RESOLVED"
-	Rejected         = "REJECTED"
-	RejectedCanceled = "REJECTED_CANCELED"
-	RejectedTimedout = "REJECTED_TIMEDOUT"
+	Pending          = wire.Pending
+	Resolved         = wire.Resolved
+	Rejected         = wire.Rejected
+	RejectedCanceled = wire.RejectedCanceled
+	RejectedTimedout = wire.RejectedTimedout
 )
 
 // Promise is a durable promise; every execution is one, with the
 // execution's id.
-type Promise struct {
-	ID                        string            `json:"id"`
-	State                     string            `json:"state"` // PENDING, RESOLVED, REJECTED, REJECTED_CANCELED or REJECTED_TIMEDOUT
-	Param                     Value             `json:"param"`
-	Value                     Value             `json:"value"`
-	Timeout                   int64             `json:"timeout"` // Unix ms
-	IdempotencyKeyForCreate   string            `json:"idempotencyKeyForCreate,omitempty"`
-	IdempotencyKeyForComplete string            `json:"idempotencyKeyForComplete,omitempty"`
-	Tags                      map[string]string `json:"tags,omitempty"`
-	CreatedOn                 int64             `json:"createdOn"`             // Unix ms
-	CompletedOn               int64             `json:"completedOn,omitempty"` // Unix ms, 0 while pending
-}
+type Promise = wire.Promise
 
 // Execution is the record of one run of a function for a promise.
-type Execution struct {
-	ID           string `json:"id"`
-	Function     string `json:"function"`
-	Module       string `json:"module"`
-	Entry        string `json:"entry"`
-	Parent       string `json:"parent,omitempty"`
-	Attempt      uint32 `json:"attempt"`
-	AttemptStart int64  `json:"attemptStart"` // Unix ms
-	LastError    string `json:"lastError,omitempty"`
-}
+type Execution = wire.Execution
 
 // ExecutionInfo is GET /v1/executions/{id}: the execution's promise and
 // its record.
-type ExecutionInfo struct {
-	Promise   Promise   `json:"promise"`
-	Execution Execution `json:"execution"`
-}
+type ExecutionInfo = wire.ExecutionView
 
 // Entry is one journaled host call of an execution attempt.
-type Entry struct {
-	Seq     uint32 `json:"seq"`
-	Op      string `json:"op"`     // invoke, sleep, promise, http, await_any, now, random
-	Digest  string `json:"digest"` // of the request, hex
-	Child   string `json:"child,omitempty"`
-	Outcome []byte `json:"outcome,omitempty"`
-	Time    int64  `json:"time"` // Unix ms
-}
+type Entry = wire.Entry
 
 // Deploy uploads wasm as a new version of function name; entry "" is the
 // default export ("run").
@@ -92,9 +58,7 @@ func (c *Client) Deploy(ctx context.Context, name string, wasm []byte, entry str
 
 // Functions lists the latest version of every deployed function.
 func (c *Client) Functions(ctx context.Context) ([]Function, error) {
-	var out struct {
-		Functions []Function `json:"functions"`
-	}
+	var out wire.FunctionList
 	_, err := c.call(ctx, request{method: http.MethodGet, path: "/functions"}, &out)
 	return out.Functions, err
 }
@@ -161,7 +125,7 @@ func (c *Client) Invoke(ctx context.Context, name string, input []byte, opts Inv
 	}
 	h := http.Header{}
 	if opts.IdempotencyKey != "" {
-		h.Set("Idempotency-Key", opts.IdempotencyKey)
+		h.Set(wire.HeaderIdempotencyKey, opts.IdempotencyKey)
 	}
 	if input == nil {
 		input = []byte{}
@@ -173,12 +137,9 @@ func (c *Client) Invoke(ctx context.Context, name string, input []byte, opts Inv
 	}
 	defer cancel()
 	defer resp.Body.Close()
-	inv := Invocation{ID: resp.Header.Get("Reprise-Execution-Id"), State: resp.Header.Get("Reprise-State")}
+	inv := Invocation{ID: resp.Header.Get(wire.HeaderExecutionID), State: resp.Header.Get(wire.HeaderState)}
 	if resp.StatusCode == http.StatusAccepted {
-		var body struct {
-			ID    string `json:"id"`
-			State string `json:"state"`
-		}
+		var body wire.Invocation
 		if err := decodeLimited(resp.Body, maxErrorBody, &body); err != nil {
 			return inv, err
 		}
@@ -218,9 +179,7 @@ func (c *Client) History(ctx context.Context, id string, attempt uint32) ([]Entr
 	if attempt > 0 {
 		q = url.Values{"attempt": {strconv.FormatUint(uint64(attempt), 10)}}
 	}
-	var out struct {
-		Entries []Entry `json:"entries"`
-	}
+	var out wire.History
 	_, err := c.call(ctx, request{method: http.MethodGet, path: "/executions/" + seg(id) + "/history", query: q}, &out)
 	return out.Entries, err
 }
@@ -262,10 +221,7 @@ func (c *Client) Executions(ctx context.Context, function string, q Query) ([]Pr
 	if function != "" {
 		v.Set("function", function)
 	}
-	var out struct {
-		Executions []Promise `json:"executions"`
-		Cursor     string    `json:"cursor"`
-	}
+	var out wire.ExecutionList
 	_, err := c.call(ctx, request{method: http.MethodGet, path: "/executions", query: v}, &out)
 	return out.Executions, out.Cursor, err
 }
@@ -289,31 +245,28 @@ func (c *Client) Promise(ctx context.Context, id string) (Promise, error) {
 // Promises returns a page of the promises matching q and the cursor of the
 // next page ("" at the end).
 func (c *Client) Promises(ctx context.Context, q Query) ([]Promise, string, error) {
-	var out struct {
-		Promises []Promise `json:"promises"`
-		Cursor   string    `json:"cursor"`
-	}
+	var out wire.PromiseList
 	_, err := c.call(ctx, request{method: http.MethodGet, path: "/promises", query: q.values()}, &out)
 	return out.Promises, out.Cursor, err
 }
 
 // CreatePromise is a promise to create.
 type CreatePromise struct {
-	ID      string            `json:"id"`
-	Timeout int64             `json:"timeout"` // Unix ms
-	Param   Value             `json:"param"`
-	Tags    map[string]string `json:"tags,omitempty"`
+	ID      string
+	Timeout int64 // Unix ms
+	Param   Value
+	Tags    map[string]string
 	// IdempotencyKey makes creating the same id again with the same key
 	// return the promise instead of a 409.
-	IdempotencyKey string `json:"-"`
+	IdempotencyKey string
 	// Strict refuses to return an existing promise that is settled.
-	Strict bool `json:"-"`
+	Strict bool
 }
 
 // CreatePromise creates a promise that someone settles later; created is
 // false when an idempotent repeat found it.
 func (c *Client) CreatePromise(ctx context.Context, cp CreatePromise) (p Promise, created bool, err error) {
-	body, err := jsonBody(cp)
+	body, err := jsonBody(wire.CreatePromise{ID: &cp.ID, Timeout: &cp.Timeout, Param: &cp.Param, Tags: cp.Tags})
 	if err != nil {
 		return p, false, err
 	}
@@ -337,10 +290,7 @@ type Settle struct {
 // 403 *Error means it is settled otherwise (Code says how: 40301 resolved,
 // 40302 rejected, 40303 canceled, 40304 timed out).
 func (c *Client) Settle(ctx context.Context, id string, s Settle) (p Promise, changed bool, err error) {
-	body, err := jsonBody(struct {
-		State string `json:"state"`
-		Value Value  `json:"value"`
-	}{s.State, s.Value})
+	body, err := jsonBody(wire.SettlePromise{State: s.State, Value: &s.Value})
 	if err != nil {
 		return p, false, err
 	}
@@ -352,10 +302,10 @@ func (c *Client) Settle(ctx context.Context, id string, s Settle) (p Promise, ch
 func keyHeaders(key string, strict bool) http.Header {
 	h := http.Header{}
 	if key != "" {
-		h.Set("Idempotency-Key", key)
+		h.Set(wire.HeaderIdempotencyKey, key)
 	}
 	if strict {
-		h.Set("Strict", "true")
+		h.Set(wire.HeaderStrict, "true")
 	}
 	return h
 }

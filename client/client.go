@@ -22,6 +22,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/reprise-wasm/reprise/wire"
 )
 
 // DefaultTimeout bounds one request when Options.Timeout is zero. An invoke
@@ -198,12 +200,7 @@ const maxErrorBody = 64 << 10
 func readError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	e := &Error{Status: resp.StatusCode}
-	var body struct {
-		Error *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var body wire.ErrorBody
 	if json.Unmarshal(b, &body) == nil && body.Error != nil && body.Error.Message != "" {
 		e.Code, e.Message = body.Error.Code, body.Error.Message
 		return e

@@ -11,6 +11,7 @@ import (
 
 	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/engine"
+	"github.com/reprise-wasm/reprise/names"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -109,11 +110,11 @@ func (r *run) setOutcome(mem engine.Memory, stack []uint64, s store.State) int32
 func callInvoke(ctx context.Context, mem engine.Memory, stack []uint64) {
 	r := runOf(ctx)
 	nameLen := uint32(stack[1])
-	if nameLen == 0 || nameLen > maxNameLen {
+	if nameLen == 0 || nameLen > names.MaxLen {
 		ret(stack, abi.ErrBadArgument)
 		return
 	}
-	name, code := r.readIn(mem, uint32(stack[0]), nameLen, maxNameLen)
+	name, code := r.readIn(mem, uint32(stack[0]), nameLen, names.MaxLen)
 	if code != 0 {
 		ret(stack, code)
 		return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/engine"
+	"github.com/reprise-wasm/reprise/names"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -20,7 +21,7 @@ import (
 var (
 	ErrUnknownFunction = errors.New("unknown function")
 	ErrTooLarge        = errors.New("payload too large")
-	ErrBadName         = errors.New("bad name")
+	ErrBadName         = names.ErrInvalid // a function name or execution id names.Check refuses
 	ErrClosed          = errors.New("host closed")
 )
 
@@ -159,7 +160,7 @@ func (h *Host) leaseUntil() int64 { return time.Now().Add(h.cfg.Lease).UnixMilli
 // abi.DefaultEntry. The module is compiled and validated first, so a bad one
 // is refused with the reason and nothing is stored.
 func (h *Host) Deploy(ctx context.Context, name string, wasm []byte, entry string) (store.Function, error) {
-	if err := checkName(name); err != nil {
+	if err := names.Check(name); err != nil {
 		return store.Function{}, err
 	}
 	if entry == "" {
@@ -234,20 +235,6 @@ func (h *Host) Functions(ctx context.Context) ([]store.Function, error) {
 	return h.store.ListFunctions(ctx)
 }
 
-const maxNameLen = 256
-
-func checkName(s string) error {
-	if s == "" || len(s) > maxNameLen {
-		return fmt.Errorf("%w: %q: a name has 1 to %d characters", ErrBadName, s, maxNameLen)
-	}
-	for _, c := range s {
-		if c <= ' ' || c == 0x7f || c == '/' || c == '\\' || c == '*' {
-			return fmt.Errorf("%w: %q: names may not contain spaces, control characters, '/', '\\' or '*'", ErrBadName, s)
-		}
-	}
-	return nil
-}
-
 // InvokeOptions tune Invoke.
 type InvokeOptions struct {
 	// ID is the execution's id; invoking the same ID again returns the same
@@ -285,10 +272,8 @@ func (h *Host) newStart(ctx context.Context, name string, input []byte, opts Inv
 	}
 	id := opts.ID
 	if id == "" {
-		var b [12]byte
-		rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
-	} else if err := checkName(id); err != nil {
+		id = names.NewID()
+	} else if err := names.Check(id); err != nil {
 		return store.Start{}, fmt.Errorf("execution id: %w", err)
 	}
 	now := time.Now()

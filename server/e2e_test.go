@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/reprise-wasm/reprise/wire"
 )
 
 // These tests run the real `reprise serve` binary as a subprocess and drive
@@ -174,7 +176,7 @@ func execState(t *testing.T, base, id string, header ...map[string]string) (stat
 		t.Fatalf("GET execution %s: %d %s", id, a.status, a.body)
 	}
 	var r struct {
-		Promise wirePromise `json:"promise"`
+		Promise wire.Promise `json:"promise"`
 	}
 	if err := json.Unmarshal(a.body, &r); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/store"
+	"github.com/reprise-wasm/reprise/wire"
 )
 
 // Error codes of the error body {"error":{"code":NNNNN,"message":"..."}}.
@@ -37,13 +38,8 @@ const (
 // with the error's text, so that text must not carry internal details.
 var ErrUnavailable = errors.New("unavailable")
 
-// httpError is an error with its API code.
-type httpError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	// Limit names the tenant limit that refused the request, if one did.
-	Limit string `json:"limit,omitempty"`
-}
+// httpError is an error with its API code: the error body's wire.Error.
+type httpError wire.Error
 
 func (e *httpError) Error() string { return e.Message }
 func (e *httpError) status() int   { return e.Code / 100 }
@@ -120,9 +116,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if he.status() == http.StatusInternalServerError { // 503s (starting, stopping) are expected
 		slogFrom(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, he.status(), struct {
-		Error *httpError `json:"error"`
-	}{he})
+	writeJSON(w, he.status(), wire.ErrorBody{Error: (*wire.Error)(he)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

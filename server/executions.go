@@ -13,12 +13,13 @@ import (
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/store"
 	"github.com/reprise-wasm/reprise/tenant"
+	"github.com/reprise-wasm/reprise/wire"
 )
 
 // Headers of an invoke's answer.
 const (
-	HeaderState = "Reprise-State"        // the execution's state, e.g. RESOLVED
-	HeaderID    = "Reprise-Execution-Id" // its id
+	HeaderState = wire.HeaderState       // the execution's state, e.g. RESOLVED
+	HeaderID    = wire.HeaderExecutionID // its id
 )
 
 // invoke starts an execution of {name} with the body as input.
@@ -55,7 +56,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, h Host) {
 			writeError(w, r, err)
 			return
 		}
-	} else if key := r.Header.Get("Idempotency-Key"); key != "" {
+	} else if key := r.Header.Get(wire.HeaderIdempotencyKey); key != "" {
 		id = idempotentID(name, key)
 	}
 	input, err := readBody(w, r, tenantOf(r).Limits.PayloadSize, tenant.LimitPayloadSize)
@@ -89,10 +90,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, h Host) {
 		return
 	}
 	w.Header().Set(HeaderState, store.Pending.String())
-	writeJSON(w, http.StatusAccepted, struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
-	}{id, store.Pending.String()})
+	writeJSON(w, http.StatusAccepted, wire.Invocation{ID: id, State: store.Pending.String()})
 }
 
 // idempotentID derives an execution id from a function and a client's
@@ -114,17 +112,6 @@ func writeResult(w http.ResponseWriter, p store.Promise) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(p.Value.Data)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(p.Value.Data)
-}
-
-type wireExecution struct {
-	ID           string `json:"id"`
-	Function     string `json:"function"`
-	Module       string `json:"module"`
-	Entry        string `json:"entry"`
-	Parent       string `json:"parent,omitempty"`
-	Attempt      uint32 `json:"attempt"`
-	AttemptStart int64  `json:"attemptStart"` // Unix ms
-	LastError    string `json:"lastError,omitempty"`
 }
 
 func (s *Server) getExecution(w http.ResponseWriter, r *http.Request, h Host) {
@@ -155,22 +142,8 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request, h Host) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Promise   wirePromise   `json:"promise"`
-		Execution wireExecution `json:"execution"`
-	}{toWire(p.Effective(time.Now().UnixMilli())), wireExecution{
-		ID: e.ID, Function: e.Function, Module: e.Module, Entry: e.Entry, Parent: e.Parent,
-		Attempt: e.Attempt, AttemptStart: e.AttemptStart / 1e6, LastError: e.LastError,
-	}})
-}
-
-type wireEntry struct {
-	Seq     uint32 `json:"seq"`
-	Op      string `json:"op"`
-	Digest  string `json:"digest"` // hex
-	Child   string `json:"child,omitempty"`
-	Outcome []byte `json:"outcome,omitempty"` // base64
-	Time    int64  `json:"time"`              // Unix ms
+	writeJSON(w, http.StatusOK, wire.ExecutionView{
+		Promise: promiseToWire(p.Effective(time.Now().UnixMilli())), Execution: executionToWire(e)})
 }
 
 // history returns an attempt's journal: ?attempt=N, default the current.
@@ -188,11 +161,9 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, h Host) {
 		writeError(w, r, err)
 		return
 	}
-	out := struct {
-		Entries []wireEntry `json:"entries"`
-	}{Entries: make([]wireEntry, 0, len(es))}
+	out := wire.History{Entries: make([]wire.Entry, 0, len(es))}
 	for _, e := range es {
-		out.Entries = append(out.Entries, wireEntry{e.Seq, e.Op.String(), hex.EncodeToString(e.Digest[:]), e.Child, e.Outcome, e.Time / 1e6})
+		out.Entries = append(out.Entries, entryToWire(e))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -217,14 +188,11 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request, h Host) 
 		writeError(w, r, err)
 		return
 	}
-	out := struct {
-		Executions []wirePromise `json:"executions"`
-		Cursor     string        `json:"cursor,omitempty"`
-	}{Executions: make([]wirePromise, 0, len(page)), Cursor: cursor}
+	out := wire.ExecutionList{Executions: make([]wire.Promise, 0, len(page)), Cursor: cursor}
 	now := time.Now().UnixMilli()
 	for _, p := range page {
 		if _, ok := p.Tags[host.TagFunction]; ok {
-			out.Executions = append(out.Executions, toWire(p.Effective(now)))
+			out.Executions = append(out.Executions, promiseToWire(p.Effective(now)))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -247,5 +215,5 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, h Host) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toWire(p))
+	writeJSON(w, http.StatusOK, promiseToWire(p))
 }

@@ -6,19 +6,8 @@ import (
 
 	"github.com/reprise-wasm/reprise/store"
 	"github.com/reprise-wasm/reprise/tenant"
+	"github.com/reprise-wasm/reprise/wire"
 )
-
-type wireFunction struct {
-	Name      string `json:"name"`
-	Version   uint32 `json:"version"`
-	Module    string `json:"module"` // sha256 hex
-	Entry     string `json:"entry"`
-	CreatedOn int64  `json:"createdOn"`
-}
-
-func functionToWire(f store.Function) wireFunction {
-	return wireFunction{f.Name, f.Version, f.Module, f.Entry, f.CreatedOn}
-}
 
 // putFunction deploys the body (Wasm bytes) as a new version of {name}.
 func (s *Server) putFunction(w http.ResponseWriter, r *http.Request, h Host) {
@@ -51,9 +40,7 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, h Host) {
 		writeError(w, r, err)
 		return
 	}
-	out := struct {
-		Functions []wireFunction `json:"functions"`
-	}{Functions: make([]wireFunction, 0, len(fs))}
+	out := wire.FunctionList{Functions: make([]wire.Function, 0, len(fs))}
 	for _, f := range fs {
 		out.Functions = append(out.Functions, functionToWire(f))
 	}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"reflect"
 	"testing"
+
+	"github.com/reprise-wasm/reprise/wire"
 )
 
 // FuzzDecoders feeds the request decoders arbitrary bodies, headers and
@@ -18,14 +20,14 @@ func FuzzDecoders(f *testing.F) {
 	f.Fuzz(func(t *testing.T, create, settle, query, strict string) {
 		h := http.Header{"Strict": {strict}, "Idempotency-Key": {"k"}}
 
-		var cb createBody
+		var cb wire.CreatePromise
 		if unmarshalStrict([]byte(create), &cb) == nil {
 			if c, err := parseCreate(cb, h); err == nil {
 				b, err := json.Marshal(cb)
 				if err != nil {
 					t.Fatalf("re-encode %+v: %v", cb, err)
 				}
-				var cb2 createBody
+				var cb2 wire.CreatePromise
 				if err := unmarshalStrict(b, &cb2); err != nil {
 					t.Fatalf("re-decode %s: %v", b, err)
 				}
@@ -35,11 +37,11 @@ func FuzzDecoders(f *testing.F) {
 			}
 		}
 
-		var sb settleBody
+		var sb wire.SettlePromise
 		if unmarshalStrict([]byte(settle), &sb) == nil {
 			if s, err := parseSettle("id", sb, h); err == nil {
 				b, _ := json.Marshal(sb)
-				var sb2 settleBody
+				var sb2 wire.SettlePromise
 				if err := unmarshalStrict(b, &sb2); err != nil {
 					t.Fatalf("re-decode %s: %v", b, err)
 				}

@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/reprise-wasm/reprise/wire"
 )
 
 // TestOpenAPI checks openapi.json against the real routes: every route the
@@ -90,6 +93,71 @@ func TestOpenAPI(t *testing.T) {
 		s.ServeHTTP(rec, httptest.NewRequest(method, url, nil))
 		if rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {
 			t.Errorf("%s %s (as %s): %d %s", method, path, url, rec.Code, rec.Body)
+		}
+	}
+}
+
+// TestOpenAPISchemasAreTheWireTypes checks that each schema of
+// openapi.json has exactly the JSON fields of its type in package wire.
+func TestOpenAPISchemasAreTheWireTypes(t *testing.T) {
+	b, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths      map[string]any `json:"paths"`
+		Components struct {
+			Schemas map[string]any `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	// at walks keys down from v; a missing one is nil.
+	at := func(v any, keys ...string) any {
+		for _, k := range keys {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		return v
+	}
+	schemas := doc.Components.Schemas
+	invoke := at(doc.Paths, "/v1/functions/{name}/invoke", "post", "responses", "202", "content", "application/json", "schema")
+	for _, tc := range []struct {
+		what   string
+		schema any
+		typ    any
+	}{
+		{"Value", schemas["Value"], wire.Value{}},
+		{"Promise", schemas["Promise"], wire.Promise{}},
+		{"CreatePromise", schemas["CreatePromise"], wire.CreatePromise{}},
+		{"SettlePromise", schemas["SettlePromise"], wire.SettlePromise{}},
+		{"PromiseList", schemas["PromiseList"], wire.PromiseList{}},
+		{"ExecutionList", schemas["ExecutionList"], wire.ExecutionList{}},
+		{"ExecutionView", schemas["ExecutionView"], wire.ExecutionView{}},
+		{"ExecutionView.execution", at(schemas, "ExecutionView", "properties", "execution"), wire.Execution{}},
+		{"History", schemas["History"], wire.History{}},
+		{"History.entries[]", at(schemas, "History", "properties", "entries", "items"), wire.Entry{}},
+		{"Function", schemas["Function"], wire.Function{}},
+		{"FunctionList", schemas["FunctionList"], wire.FunctionList{}},
+		{"Error", schemas["Error"], wire.ErrorBody{}},
+		{"Error.error", at(schemas, "Error", "properties", "error"), wire.Error{}},
+		{"invoke's 202", invoke, wire.Invocation{}},
+	} {
+		props, _ := at(tc.schema, "properties").(map[string]any)
+		var documented, fields []string
+		for k := range props {
+			documented = append(documented, k)
+		}
+		rt := reflect.TypeOf(tc.typ)
+		for i := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			fields = append(fields, name)
+		}
+		slices.Sort(documented)
+		slices.Sort(fields)
+		if !slices.Equal(documented, fields) {
+			t.Errorf("%s: openapi.json has %v, wire.%s has %v", tc.what, documented, rt.Name(), fields)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/store"
+	"github.com/reprise-wasm/reprise/wire"
 )
 
 // The promise routes follow PROMISE-API.md (Resonate's durable promise API)
@@ -24,7 +25,7 @@ func jsonLimit(r *http.Request) int64 {
 }
 
 func (s *Server) createPromise(w http.ResponseWriter, r *http.Request, h Host) {
-	var b createBody
+	var b wire.CreatePromise
 	if err := decodeJSON(w, r, jsonLimit(r), &b); err != nil {
 		writeError(w, r, err)
 		return
@@ -62,7 +63,7 @@ func (s *Server) getPromise(w http.ResponseWriter, r *http.Request, h Host) {
 }
 
 func (s *Server) settlePromise(w http.ResponseWriter, r *http.Request, h Host) {
-	var b settleBody
+	var b wire.SettlePromise
 	if err := decodeJSON(w, r, jsonLimit(r), &b); err != nil {
 		writeError(w, r, err)
 		return
@@ -108,13 +109,10 @@ func (s *Server) searchPromises(w http.ResponseWriter, r *http.Request, h Host) 
 		writeError(w, r, err)
 		return
 	}
-	out := struct {
-		Promises []wirePromise `json:"promises"`
-		Cursor   string        `json:"cursor,omitempty"`
-	}{Promises: make([]wirePromise, 0, len(page)), Cursor: cursor}
+	out := wire.PromiseList{Promises: make([]wire.Promise, 0, len(page)), Cursor: cursor}
 	now := time.Now().UnixMilli()
 	for _, p := range page {
-		out.Promises = append(out.Promises, toWire(p.Effective(now)))
+		out.Promises = append(out.Promises, promiseToWire(p.Effective(now)))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -122,5 +120,5 @@ func (s *Server) searchPromises(w http.ResponseWriter, r *http.Request, h Host) 
 // writePromise writes p as a read now shows it: the store already applies
 // timeouts on reads, Effective again is harmless and covers any Host.
 func writePromise(w http.ResponseWriter, status int, p store.Promise) {
-	writeJSON(w, status, toWire(p.Effective(time.Now().UnixMilli())))
+	writeJSON(w, status, promiseToWire(p.Effective(time.Now().UnixMilli())))
 }

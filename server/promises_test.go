@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reprise-wasm/reprise/wire"
 )
 
 // TestPromiseAPI checks every rule of PROMISE-API.md. The rows run in order
@@ -186,8 +188,8 @@ func TestPromiseSearch(t *testing.T) {
 			t.Fatalf("search %s: %d %s", q, a.status, a.body)
 		}
 		var r struct {
-			Promises []wirePromise `json:"promises"`
-			Cursor   *string       `json:"cursor"`
+			Promises []wire.Promise `json:"promises"`
+			Cursor   *string        `json:"cursor"`
 		}
 		if err := json.Unmarshal(a.body, &r); err != nil || r.Promises == nil {
 			t.Fatalf("search %s: body %s: %v", q, a.body, err)

@@ -2,42 +2,30 @@ package server
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/reprise-wasm/reprise/names"
 	"github.com/reprise-wasm/reprise/store"
 	"github.com/reprise-wasm/reprise/tenant"
+	"github.com/reprise-wasm/reprise/wire"
 )
 
-// The wire format of PROMISE-API.md: JSON with base64 data and Unix ms.
+// The API's JSON is package wire's; this file maps it to and from the
+// store's types, and reads and checks requests.
 
-type wireValue struct {
-	Headers map[string]string `json:"headers,omitempty"`
-	Data    []byte            `json:"data,omitempty"` // base64 in JSON
-}
-
-type wirePromise struct {
-	ID                        string            `json:"id"`
-	State                     string            `json:"state"`
-	Param                     wireValue         `json:"param"`
-	Value                     wireValue         `json:"value"`
-	Timeout                   int64             `json:"timeout"`
-	IdempotencyKeyForCreate   string            `json:"idempotencyKeyForCreate,omitempty"`
-	IdempotencyKeyForComplete string            `json:"idempotencyKeyForComplete,omitempty"`
-	Tags                      map[string]string `json:"tags,omitempty"`
-	CreatedOn                 int64             `json:"createdOn"`
-	CompletedOn               int64             `json:"completedOn,omitempty"`
-}
-
-func toWire(p store.Promise) wirePromise {
-	return wirePromise{
+func promiseToWire(p store.Promise) wire.Promise {
+	return wire.Promise{
 		ID: p.ID, State: p.State.String(),
-		Param:   wireValue{p.Param.Headers, p.Param.Data},
-		Value:   wireValue{p.Value.Headers, p.Value.Data},
+		Param:   wire.Value{Headers: p.Param.Headers, Data: p.Param.Data},
+		Value:   wire.Value{Headers: p.Value.Headers, Data: p.Value.Data},
 		Timeout: p.Timeout, Tags: p.Tags,
 		IdempotencyKeyForCreate:   p.IdempotencyKeyForCreate,
 		IdempotencyKeyForComplete: p.IdempotencyKeyForComplete,
@@ -45,19 +33,78 @@ func toWire(p store.Promise) wirePromise {
 	}
 }
 
-// createBody is POST /promises. Pointers tell absent from zero: id and
-// timeout are required.
-type createBody struct {
-	ID      *string           `json:"id"`
-	Timeout *int64            `json:"timeout"`
-	Param   *wireValue        `json:"param,omitempty"`
-	Tags    map[string]string `json:"tags,omitempty"`
+func functionToWire(f store.Function) wire.Function {
+	return wire.Function{Name: f.Name, Version: f.Version, Module: f.Module, Entry: f.Entry, CreatedOn: f.CreatedOn}
 }
 
-// settleBody is PATCH /promises/{id}.
-type settleBody struct {
-	State string     `json:"state"`
-	Value *wireValue `json:"value,omitempty"`
+// executionToWire gives the attempt's start in ms, as every time on the wire.
+func executionToWire(e store.Execution) wire.Execution {
+	return wire.Execution{ID: e.ID, Function: e.Function, Module: e.Module, Entry: e.Entry, Parent: e.Parent,
+		Attempt: e.Attempt, AttemptStart: e.AttemptStart / 1e6, LastError: e.LastError}
+}
+
+// entryToWire gives the entry's time in ms, as every time on the wire.
+func entryToWire(e store.Entry) wire.Entry {
+	return wire.Entry{Seq: e.Seq, Op: e.Op.String(), Digest: hex.EncodeToString(e.Digest[:]),
+		Child: e.Child, Outcome: e.Outcome, Time: e.Time / 1e6}
+}
+
+// The inverse mappings, exported for a client that works in the store's
+// types, as the command line's --server backend does: each undoes its
+// ...ToWire, to the ms for times the wire gives in ms.
+
+// PromiseFromWire is the store's promise for p; an unknown state is an error.
+func PromiseFromWire(p wire.Promise) (store.Promise, error) {
+	st, err := store.ParseState(p.State)
+	if err != nil {
+		return store.Promise{}, fmt.Errorf("promise %s: %w", p.ID, err)
+	}
+	return store.Promise{ID: p.ID, State: st,
+		Param:   store.Value{Headers: p.Param.Headers, Data: p.Param.Data},
+		Value:   store.Value{Headers: p.Value.Headers, Data: p.Value.Data},
+		Timeout: p.Timeout, Tags: p.Tags,
+		IdempotencyKeyForCreate:   p.IdempotencyKeyForCreate,
+		IdempotencyKeyForComplete: p.IdempotencyKeyForComplete,
+		CreatedOn:                 p.CreatedOn, CompletedOn: p.CompletedOn,
+	}, nil
+}
+
+// FunctionFromWire is the store's function for f.
+func FunctionFromWire(f wire.Function) store.Function {
+	return store.Function{Name: f.Name, Version: f.Version, Module: f.Module, Entry: f.Entry, CreatedOn: f.CreatedOn}
+}
+
+// ExecutionFromWire is the store's execution record for e.
+func ExecutionFromWire(e wire.Execution) store.Execution {
+	return store.Execution{ID: e.ID, Function: e.Function, Module: e.Module, Entry: e.Entry, Parent: e.Parent,
+		Attempt: e.Attempt, AttemptStart: e.AttemptStart * 1e6, LastError: e.LastError}
+}
+
+// EntryFromWire is the store's journal entry for e. An op it does not know
+// is 0, and a malformed digest is decoded as far as it goes: a client only
+// shows entries, it never replays them.
+func EntryFromWire(e wire.Entry) store.Entry {
+	en := store.Entry{Seq: e.Seq, Op: parseOp(e.Op), Child: e.Child, Outcome: e.Outcome, Time: e.Time * 1e6}
+	hex.Decode(en.Digest[:], []byte(e.Digest))
+	return en
+}
+
+// parseOp reads an op's name as the API spells it (store.Op's String).
+func parseOp(name string) store.Op {
+	for o := store.Op(1); o < 64; o++ {
+		if o.String() == name {
+			return o
+		}
+	}
+	return 0
+}
+
+// valueFromWire is a request's value; absent is empty.
+func valueFromWire(v *wire.Value) store.Value {
+	if v == nil {
+		return store.Value{}
+	}
+	return store.Value{Headers: v.Headers, Data: v.Data}
 }
 
 // decodeJSON reads one JSON object into v: the body must be JSON (by
@@ -107,7 +154,7 @@ func requireType(r *http.Request, types ...string) error {
 }
 
 // parseCreate validates a create body (after decoding) into a store.Create.
-func parseCreate(b createBody, h http.Header) (store.Create, error) {
+func parseCreate(b wire.CreatePromise, h http.Header) (store.Create, error) {
 	strict, err := parseStrict(h)
 	if err != nil {
 		return store.Create{}, err
@@ -124,16 +171,12 @@ func parseCreate(b createBody, h http.Header) (store.Create, error) {
 	if *b.Timeout < 0 {
 		return store.Create{}, badRequest("timeout %d is negative", *b.Timeout)
 	}
-	c := store.Create{ID: *b.ID, Timeout: *b.Timeout, Tags: b.Tags,
-		IdempotencyKey: h.Get("Idempotency-Key"), Strict: strict}
-	if b.Param != nil {
-		c.Param = store.Value{Headers: b.Param.Headers, Data: b.Param.Data}
-	}
-	return c, nil
+	return store.Create{ID: *b.ID, Timeout: *b.Timeout, Param: valueFromWire(b.Param), Tags: b.Tags,
+		IdempotencyKey: h.Get(wire.HeaderIdempotencyKey), Strict: strict}, nil
 }
 
 // parseSettle validates a settle body into a store.Settle for id.
-func parseSettle(id string, b settleBody, h http.Header) (store.Settle, error) {
+func parseSettle(id string, b wire.SettlePromise, h http.Header) (store.Settle, error) {
 	strict, err := parseStrict(h)
 	if err != nil {
 		return store.Settle{}, err
@@ -142,16 +185,13 @@ func parseSettle(id string, b settleBody, h http.Header) (store.Settle, error) {
 	if err != nil || !(st == store.Resolved || st == store.Rejected || st == store.RejectedCanceled) {
 		return store.Settle{}, badRequest("state %q: a promise is settled as RESOLVED, REJECTED or REJECTED_CANCELED", b.State)
 	}
-	s := store.Settle{ID: id, State: st, IdempotencyKey: h.Get("Idempotency-Key"), Strict: strict}
-	if b.Value != nil {
-		s.Value = store.Value{Headers: b.Value.Headers, Data: b.Value.Data}
-	}
-	return s, nil
+	return store.Settle{ID: id, State: st, Value: valueFromWire(b.Value),
+		IdempotencyKey: h.Get(wire.HeaderIdempotencyKey), Strict: strict}, nil
 }
 
 // parseStrict reads the strict header: true or false, absent is false.
 func parseStrict(h http.Header) (bool, error) {
-	switch v := strings.ToLower(h.Get("Strict")); v {
+	switch v := strings.ToLower(h.Get(wire.HeaderStrict)); v {
 	case "", "false":
 		return false, nil
 	case "true":
@@ -220,25 +260,16 @@ func parseDuration(param, v string, max time.Duration) (time.Duration, error) {
 	return min(d, max), nil
 }
 
-// maxNameLen bounds names and ids, as the host does.
-const maxNameLen = 256
-
-// checkName refuses names that could not be a path segment or a log line:
-// empty, too long, control characters, spaces, slashes, '*' (a glob), "."
-// and "..". The host checks the same; checking here first gives a 400 that
-// names the field.
+// checkName refuses what names.Check refuses (what could not be a path
+// segment, a key or a log line). The host checks the same; checking here
+// first gives a 400 that names the field.
 func checkName(what, s string) error {
-	if s == "" || len(s) > maxNameLen {
-		return apiError(http.StatusBadRequest, codeInvalidName, "%s: a name has 1 to %d bytes, this has %d", what, maxNameLen, len(s))
+	var ne *names.Error
+	if !errors.As(names.Check(s), &ne) {
+		return nil
 	}
-	if s == "." || s == ".." {
-		return apiError(http.StatusBadRequest, codeInvalidName, "%s %q is not a valid name", what, s)
+	if s == "" || len(s) > names.MaxLen { // nothing, or too much, to quote
+		return apiError(http.StatusBadRequest, codeInvalidName, "%s: %s", what, ne.Reason)
 	}
-	for _, c := range s {
-		if c <= ' ' || c == 0x7f || c == '/' || c == '\\' || c == '*' || c == '\ufffd' {
-			return apiError(http.StatusBadRequest, codeInvalidName,
-				"%s %q: names may not contain spaces, control characters, invalid UTF-8, '/', '\\' or '*'", what, s)
-		}
-	}
-	return nil
+	return apiError(http.StatusBadRequest, codeInvalidName, "%s %q: %s", what, s, ne.Reason)
 }

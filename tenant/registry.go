@@ -22,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/reprise-wasm/reprise/names"
 )
 
 // Sentinel errors; test with errors.Is.
@@ -91,12 +93,16 @@ func (r *Registry) LogTo(l *slog.Logger) { r.log = l }
 // Path is the registry's file.
 func (r *Registry) Path() string { return r.path }
 
-// CheckName reports whether name can name a tenant: 1–63 lower-case
-// letters, digits, '-' and '_', starting with a letter or digit (it names a
-// directory too).
+// CheckName reports whether name can name a tenant: a name by names.Check,
+// and since it names a directory too, narrower: 1–63 lower-case letters,
+// digits, '-' and '_', starting with a letter or digit.
 func CheckName(name string) error {
 	if len(name) == 0 || len(name) > 63 {
 		return fmt.Errorf("%w %q: a name has 1 to 63 characters", ErrBadName, name)
+	}
+	var ne *names.Error
+	if errors.As(names.Check(name), &ne) {
+		return fmt.Errorf("%w %q: %s", ErrBadName, name, ne.Reason)
 	}
 	for i, c := range name {
 		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '-' || c == '_')

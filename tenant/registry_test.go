@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/reprise-wasm/reprise/names"
 )
 
 func openTemp(t *testing.T) *Registry {
@@ -245,5 +247,21 @@ func TestANameThatEscapesTheTenantsDirectoryIsRefused(t *testing.T) {
 	os.WriteFile(path, []byte(`{"tenants":[{"name":"../../etc","token_sha256":"00"}]}`), 0o600)
 	if _, err := Open(path); err == nil || !errors.Is(err, ErrBadName) {
 		t.Fatalf("Open = %v, want ErrBadName", err)
+	}
+}
+
+func TestCheckNameIsNarrowerThanTheSharedRule(t *testing.T) {
+	for _, s := range []string{"acme", "a-1_b", "0", strings.Repeat("a", 63),
+		"", ".", "..", "a b", "a/b", `a\b`, "a*", "a\x00", "a\xff", "Acme", "-x", "_x", "ä", strings.Repeat("a", 64)} {
+		err := CheckName(s)
+		if err == nil && names.Check(s) != nil {
+			t.Errorf("CheckName(%q) accepts what names.Check refuses: %v", s, names.Check(s))
+		}
+		if err != nil && !errors.Is(err, ErrBadName) {
+			t.Errorf("CheckName(%q) = %v, want ErrBadName", s, err)
+		}
+	}
+	if err := CheckName("a b"); err == nil || !strings.Contains(err.Error(), `invalid tenant name "a b": names may not contain spaces`) {
+		t.Errorf("CheckName(%q) = %v", "a b", err)
 	}
 }

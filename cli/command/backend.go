@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/store"
@@ -37,8 +39,12 @@ type backend interface {
 	reader
 	Deploy(ctx context.Context, name string, wasm []byte, entry string) (store.Function, error)
 	Invoke(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (string, error)
-	// Await waits until execution id settles.
-	Await(ctx context.Context, id string) (store.Promise, error)
+	// InvokeWait invokes and waits until the execution settles, or ctx
+	// ends (then its error). Both backends run it as host.InvokeWait
+	// does, so a guest that makes no durable call is written start and
+	// result in one commit; until its start is durable, the execution is
+	// private to the call, and ending ctx drops it.
+	InvokeWait(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (store.Promise, error)
 	// Settle settles a promise; store.ErrForbidden if it is settled otherwise.
 	Settle(ctx context.Context, s store.Settle) (store.Promise, error)
 	// Cancel cancels an execution or a pending promise.
@@ -182,8 +188,22 @@ func (s *session) Invoke(ctx context.Context, name string, input []byte, opts ho
 	return s.h.Invoke(ctx, name, input, opts)
 }
 
-func (s *session) Await(ctx context.Context, id string) (store.Promise, error) {
-	return s.h.Await(ctx, id)
+func (s *session) InvokeWait(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (store.Promise, error) {
+	p, err := s.h.InvokeWait(ctx, name, input, opts, heldFor(opts, math.MaxInt64))
+	if err != nil || p.State.Settled() {
+		return p, err
+	}
+	return s.h.Await(ctx, p.ID)
+}
+
+// heldFor is how long an invoke --wait lets host.InvokeWait hold the
+// execution's start back, at most max: no longer than its timeout, since
+// only a durable start has a timer to time it out.
+func heldFor(opts host.InvokeOptions, max time.Duration) time.Duration {
+	if opts.Timeout > 0 {
+		return min(opts.Timeout, max)
+	}
+	return max
 }
 
 func (s *session) Settle(ctx context.Context, st store.Settle) (store.Promise, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/names"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -150,38 +151,62 @@ func (a *app) deployForRun(ctx context.Context, b backend, src source) error {
 }
 
 // invoke starts an execution and either waits for its outcome or drives it
-// as far as it goes.
+// as far as it goes. The id is chosen here when none is given, so that the
+// command knows it while it waits, and even if a server's answer is lost.
 func (a *app) invoke(ctx context.Context, b backend, name string, input []byte, opts host.InvokeOptions, wait bool) error {
+	given := opts.ID
+	if opts.ID == "" {
+		opts.ID = names.NewID()
+	}
+	if wait {
+		stop := a.showProgress(ctx, b, opts.ID)
+		p, err := b.InvokeWait(ctx, name, input, opts)
+		stop()
+		switch {
+		case err == nil:
+			return a.outcome(p)
+		case ctx.Err() != nil:
+			return a.interruptedWaiting(ctx, b, name, opts.ID)
+		}
+		return a.invokeError(ctx, name, given, err)
+	}
 	id, err := b.Invoke(ctx, name, input, opts)
 	if err != nil {
-		return a.invokeError(ctx, name, opts.ID, err)
+		return a.invokeError(ctx, name, given, err)
 	}
-	safe := func() error {
-		if a.remote != nil {
-			return interrupted(fmt.Sprintf("interrupted; the execution %s carries on on the server: `reprise invoke %s --id %s --wait` waits for it again", id, name, id))
-		}
-		return interrupted(fmt.Sprintf("interrupted; the execution %s is safe: `reprise worker` or `reprise invoke %s --id %s --wait` continues it", id, name, id))
-	}
-	if !wait {
-		fmt.Fprintln(a.stdout, id)
-		if err := b.Drive(ctx, id); err != nil {
-			if ctx.Err() != nil {
-				return safe()
-			}
-			return err
-		}
-		return nil
-	}
-	stop := a.showProgress(ctx, b, id)
-	p, err := b.Await(ctx, id)
-	stop()
-	if err != nil {
+	fmt.Fprintln(a.stdout, id)
+	if err := b.Drive(ctx, id); err != nil {
 		if ctx.Err() != nil {
-			return safe()
+			return a.interruptedSafe(name, id)
 		}
-		return fmt.Errorf("wait for execution %s: %w", id, err)
+		return err
 	}
-	return a.outcome(p)
+	return nil
+}
+
+// interruptedSafe is the error of a command interrupted once execution id
+// was durable: it carries on, or resumes later.
+func (a *app) interruptedSafe(name, id string) error {
+	if a.remote != nil {
+		return interrupted(fmt.Sprintf("interrupted; the execution %s carries on on the server: `reprise invoke %s --id %s --wait` waits for it again", id, name, id))
+	}
+	return interrupted(fmt.Sprintf("interrupted; the execution %s is safe: `reprise worker` or `reprise invoke %s --id %s --wait` continues it", id, name, id))
+}
+
+// interruptedWaiting is the error of an invoke --wait interrupted: the
+// execution is kept if its start was durable by then, and dropped if not
+// (it had made no durable call: nothing of it was seen outside).
+func (a *app) interruptedWaiting(ctx context.Context, b backend, name, id string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, err := b.Promise(ctx, id)
+	switch {
+	case err == nil:
+		return a.interruptedSafe(name, id)
+	case errors.Is(err, store.ErrNotFound):
+		return interrupted(fmt.Sprintf("interrupted before the execution %s made a durable step, so nothing of it is kept: `reprise invoke %s --id %s --wait` runs it anew", id, name, id))
+	}
+	return interrupted("interrupted while starting the execution; `reprise ls --function " + name + "` shows whether it started")
 }
 
 func (a *app) invokeError(ctx context.Context, name, id string, err error) error {

@@ -2,8 +2,6 @@ package command
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/reprise-wasm/reprise/client"
 	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/server"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -96,14 +95,14 @@ func (r *remote) fail(ctx context.Context, err error, notFound error) error {
 
 func (r *remote) Function(ctx context.Context, name string) (store.Function, error) {
 	f, err := r.c.Function(ctx, name)
-	return storeFunction(f), r.fail(ctx, err, store.ErrNotFound)
+	return server.FunctionFromWire(f), r.fail(ctx, err, store.ErrNotFound)
 }
 
 func (r *remote) Functions(ctx context.Context) ([]store.Function, error) {
 	fs, err := r.c.Functions(ctx)
 	out := make([]store.Function, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, storeFunction(f))
+		out = append(out, server.FunctionFromWire(f))
 	}
 	return out, r.fail(ctx, err, store.ErrNotFound)
 }
@@ -121,9 +120,7 @@ func (r *remote) Execution(ctx context.Context, id string) (store.Execution, err
 	if err != nil {
 		return store.Execution{}, r.fail(ctx, err, store.ErrNotFound)
 	}
-	x := e.Execution
-	return store.Execution{ID: x.ID, Function: x.Function, Module: x.Module, Entry: x.Entry, Parent: x.Parent,
-		Attempt: x.Attempt, AttemptStart: x.AttemptStart * 1e6, LastError: x.LastError}, nil
+	return server.ExecutionFromWire(e.Execution), nil
 }
 
 func (r *remote) Journal(ctx context.Context, id string, attempt uint32) ([]store.Entry, error) {
@@ -133,21 +130,9 @@ func (r *remote) Journal(ctx context.Context, id string, attempt uint32) ([]stor
 	}
 	out := make([]store.Entry, 0, len(es))
 	for _, e := range es {
-		en := store.Entry{Seq: e.Seq, Op: parseOp(e.Op), Child: e.Child, Outcome: e.Outcome, Time: e.Time * 1e6}
-		hex.Decode(en.Digest[:], []byte(e.Digest)) // shown nowhere; a short or odd digest is harmless
-		out = append(out, en)
+		out = append(out, server.EntryFromWire(e))
 	}
 	return out, nil
-}
-
-// parseOp reads an op's name as the API spells it (store.Op's String).
-func parseOp(name string) store.Op {
-	for o := store.Op(1); o < 64; o++ {
-		if o.String() == name {
-			return o
-		}
-	}
-	return 0
 }
 
 // Search maps q to GET /v1/promises. The API filters by pending, resolved
@@ -193,32 +178,47 @@ func allIn(states []store.State, in ...store.State) bool {
 
 func (r *remote) Deploy(ctx context.Context, name string, wasm []byte, entry string) (store.Function, error) {
 	f, err := r.c.Deploy(ctx, name, wasm, entry)
-	return storeFunction(f), r.fail(ctx, err, store.ErrNotFound)
+	return server.FunctionFromWire(f), r.fail(ctx, err, store.ErrNotFound)
 }
 
-// Invoke starts an execution on the server. The id is chosen here when
-// none is given (as the host would), so a waiting command knows it even
-// if the request's answer is lost.
+// Invoke starts an execution on the server.
 func (r *remote) Invoke(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (string, error) {
-	id := opts.ID
-	if id == "" {
-		var b [12]byte
-		rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
-	}
-	inv, err := r.c.Invoke(ctx, name, input, client.InvokeOptions{ID: id, Timeout: opts.Timeout})
+	inv, err := r.c.Invoke(ctx, name, input, client.InvokeOptions{ID: opts.ID, Timeout: opts.Timeout})
 	if err != nil {
 		return "", r.fail(ctx, err, host.ErrUnknownFunction)
 	}
 	return inv.ID, nil
 }
 
+// InvokeWait invokes with ?wait, where the server runs host.InvokeWait,
+// and long-polls the execution if it has not settled by then.
+func (r *remote) InvokeWait(ctx context.Context, name string, input []byte, opts host.InvokeOptions) (store.Promise, error) {
+	inv, err := r.c.Invoke(ctx, name, input, client.InvokeOptions{ID: opts.ID, Timeout: opts.Timeout,
+		Wait: heldFor(opts, awaitPoll)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return store.Promise{}, ctx.Err()
+		}
+		return store.Promise{}, r.fail(ctx, err, host.ErrUnknownFunction)
+	}
+	if !inv.Settled() {
+		return r.await(ctx, inv.ID)
+	}
+	// A settled invocation answers with the value's bytes; its state and
+	// id come in headers.
+	st, err := store.ParseState(inv.State)
+	if err != nil {
+		return store.Promise{}, fmt.Errorf("the server answered execution %s: %w", inv.ID, err)
+	}
+	return store.Promise{ID: inv.ID, State: st, Value: store.Value{Data: inv.Value}}, nil
+}
+
 // awaitPoll is how long each long poll of a waiting command asks the
 // server to hold; the command keeps asking until the execution settles.
 const awaitPoll = 30 * time.Second
 
-// Await long-polls the execution until it settles.
-func (r *remote) Await(ctx context.Context, id string) (store.Promise, error) {
+// await long-polls the execution until it settles.
+func (r *remote) await(ctx context.Context, id string) (store.Promise, error) {
 	for {
 		e, err := r.c.ExecutionWait(ctx, id, awaitPoll)
 		if err != nil {
@@ -264,21 +264,12 @@ func (r *remote) Close() error { return nil }
 
 var _ backend = (*remote)(nil)
 
-func storeFunction(f client.Function) store.Function {
-	return store.Function{Name: f.Name, Version: f.Version, Module: f.Module, Entry: f.Entry, CreatedOn: f.CreatedOn}
-}
-
+// storePromise reads an answer's promise back into the store's type, by
+// the server's own inverse of how it wrote it.
 func storePromise(p client.Promise) (store.Promise, error) {
-	st, err := store.ParseState(p.State)
+	sp, err := server.PromiseFromWire(p)
 	if err != nil {
-		return store.Promise{}, fmt.Errorf("the server answered promise %s: %w", p.ID, err)
+		return store.Promise{}, fmt.Errorf("the server answered %w", err)
 	}
-	return store.Promise{ID: p.ID, State: st,
-		Param:   store.Value{Headers: p.Param.Headers, Data: p.Param.Data},
-		Value:   store.Value{Headers: p.Value.Headers, Data: p.Value.Data},
-		Timeout: p.Timeout, Tags: p.Tags,
-		IdempotencyKeyForCreate:   p.IdempotencyKeyForCreate,
-		IdempotencyKeyForComplete: p.IdempotencyKeyForComplete,
-		CreatedOn:                 p.CreatedOn, CompletedOn: p.CompletedOn,
-	}, nil
+	return sp, nil
 }
