@@ -92,7 +92,7 @@ type Server struct {
 	tenants  atomic.Pointer[tenantsBox]
 	mux      *http.ServeMux
 	patterns []string // as registered, "METHOD /path"
-	metrics  metrics
+	metrics  apiMetrics
 	rates    rates
 }
 
