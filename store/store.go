@@ -1,7 +1,3 @@
-// Package store defines the durable state of Reprise — promises, executions,
-// journals, tasks, timers, modules and functions — behind an interface of whole
-// operations, each one transaction. The host reaches state only through Store,
-// so a distributed backend can replace the embedded Badger one (store/badgerstore).
 package store
 
 import (
