@@ -1,6 +1,3 @@
-// Package abi holds the constants of the Reprise guest ABI, version 1, shared by
-// the host and the Go guest SDK. ABI.md in this folder is the specification an
-// SDK author implements from; this file must agree with it.
 package abi
 
 // Version is the ABI version this package describes.

@@ -1,13 +1,3 @@
-// Package client is a Go client of the Reprise HTTP API (/v1, served by
-// `reprise serve` and described in server/openapi.json): deploy functions,
-// invoke them, inspect and cancel executions, and create, settle and search
-// durable promises.
-//
-// Every method takes a context first. A request the server refused comes
-// back as a *Error holding the HTTP status and the API's error code and
-// message, so callers branch with errors.As; a request that never got an
-// answer (the server is unreachable, the context ended) comes back as the
-// transport's error, wrapped.
 package client
 
 import (

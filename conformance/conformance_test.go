@@ -1,7 +1,3 @@
-// Package conformance_test runs every scenario of CONTRACT.md for every guest
-// language on every engine, and asserts the same results and the same
-// journals. A language is added by adding conformance/<lang>/guest.wasm (Go's
-// guest is built from conformance/go); nothing here names a language.
 package conformance_test
 
 import (
@@ -377,7 +373,7 @@ func crashHostMain() int {
 // recorder counts, per child execution id, the distinct random tokens it was
 // sent: a replayed child resends its journaled token, a re-run one a new one.
 type recorder struct {
-	mu  sync.Mutex
+	mu  sync.Mutex // guards got
 	got map[string]map[string]bool
 }
 

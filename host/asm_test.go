@@ -109,14 +109,16 @@ func guestSleepZeroForever() []byte {
 	return m.bytes()
 }
 
-// guestSegments runs k segments of `spin` busy iterations, each followed by
-// await(sleep(sleepMs)).
-func guestSegments(k, spin uint32, sleepMs int64) []byte {
+// guestSegments runs k (at least 1) segments, each a call of now()
+// followed by await(promise()): a promise without a timeout, settled from
+// outside. The promise of segment i (from 1) is <id>.<2i>.
+func guestSegments(k uint32) []byte {
 	m := &wmod{}
-	s := m.imp("sleep", tI64toI32[0], tI64toI32[1])
+	now := m.imp("now", tToI64[0], tToI64[1])
+	promise := m.imp("promise", tI64toI32[0], tI64toI32[1])
 	await := m.imp("await", tI32toI32[0], tI32toI32[1])
-	body := cat(busy(1, spin), i64const(sleepMs*1_000_000), call(s), call(await), []byte{0x1a})
-	m.fn("run", []byte{vI32, vI32}, countdown(0, k, body))
+	body := cat(call(now), []byte{0x1a}, i64const(0), call(promise), call(await), []byte{0x1a})
+	m.fn("run", []byte{vI32}, countdown(0, k, body))
 	return m.bytes()
 }
 

@@ -3,10 +3,17 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/reprise-wasm/reprise/abi"
+	"github.com/reprise-wasm/reprise/engine"
+	"github.com/reprise-wasm/reprise/engine/wazeroengine"
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/store"
 )
@@ -96,40 +103,135 @@ func TestStepTimeoutInStoreCallRespectsMaxAttempts(t *testing.T) {
 	}
 }
 
-// Hot and cold must agree. Each segment of the guest runs well under the
-// step time limit before it awaits a sleep. Hot, every await blocks and
-// resets the step clock. Cold, each resume replays every earlier segment
-// within one step budget (replayed awaits do not reset guestSince), so
-// replay alone exceeds StepTimeout and the execution is failed.
+// Hot and cold must agree, and replaying a journal is not the guest's time.
+// Each segment of the guest spends `segment` in a host call that does not
+// block (now, made slow by withSlowNow), then awaits a promise that the test
+// settles. Hot, every await ends a step (the guest parks, or finds the
+// promise settled when the host asks the store). Cold, the
+// test settles each promise only once the execution has suspended, so every
+// resume replays all earlier segments first: each replayed await must end a
+// step too, or the last resumes' replay alone (up to k-1 segments, over the
+// limit) would run past StepTimeout in one step and the execution would be
+// failed.
+//
+// The segments spend their time asleep, not in a busy loop, so a busy
+// machine does not stretch them: a step fails only if the host adds
+// limit-segment of its own, while replay counted as one step exceeds the
+// limit however fast the machine. The count of now calls shows the cold run
+// replayed every segment on every resume, and the control that the slow now
+// counts against the limit: without either the test could pass vacuously.
 func TestColdReplayDoesNotExceedStepBudget(t *testing.T) {
-	const spin = 2_000_000
+	const (
+		limit   = time.Second
+		segment = 150 * time.Millisecond
+		k       = 9
+	)
+	if (k-1)*segment < limit+limit/5 {
+		t.Fatalf("replaying %d segments of %v must exceed the step limit %v clearly", k-1, segment, limit)
+	}
 	cfg := func(c *host.Config) {
-		c.StepTimeout = 600 * time.Millisecond
+		c.StepTimeout = limit
 		c.Retry = host.RetryPolicy{MaxAttempts: 1}
 	}
-	results := map[string]string{}
-	for _, mode := range []string{"hot", "cold"} {
-		conf := []func(*host.Config){cfg}
-		if mode == "cold" {
+	results, calls := map[string]string{}, map[string]int64{}
+	for _, mode := range []string{"hot", "cold", "control"} {
+		var nows atomic.Int64
+		conf := []func(*host.Config){cfg, withSlowNow(segment, &nows)}
+		segments := k
+		switch mode {
+		case "cold":
 			conf = append(conf, noParking)
+		case "control": // one segment, over the limit
+			conf, segments = []func(*host.Config){cfg, withSlowNow(limit+limit/2, &nows)}, 1
 		}
 		h := newHost(t, conf...)
-		h.deployRaw("g", guestSegments(16, spin, 30))
+		h.deployRaw("g", guestSegments(uint32(segments)))
 		start := time.Now()
 		id, err := h.Invoke(context.Background(), "g", nil, host.InvokeOptions{ID: "seg"})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if mode != "control" {
+			settleSegments(t, h, id, segments, mode == "cold")
+		}
 		p, ok := h.awaitFor(id, 60*time.Second)
 		if !ok {
 			t.Fatalf("%s: not settled", mode)
 		}
-		t.Logf("%s: %s %s in %v", mode, p.State, p.Value.Data, time.Since(start))
-		results[mode] = p.State.String() + " " + string(p.Value.Data)
+		t.Logf("%s: %s %s after %d calls of now in %v", mode, p.State, p.Value.Data, nows.Load(), time.Since(start))
+		results[mode], calls[mode] = p.State.String()+" "+string(p.Value.Data), nows.Load()
 		h.close()
+	}
+	if results["hot"] != "RESOLVED " {
+		t.Fatalf("hot: %s, want RESOLVED: no step is near the limit", results["hot"])
 	}
 	if results["hot"] != results["cold"] {
 		t.Fatalf("hot and cold differ:\nhot:  %s\ncold: %s", results["hot"], results["cold"])
+	}
+	// Cold, run r (from 1) of the k+1 calls now min(r, k) times.
+	if want := int64(k*(k+1)/2 + k); calls["cold"] != want {
+		t.Fatalf("cold: %d calls of now, want %d (every resume replaying every segment)", calls["cold"], want)
+	}
+	if !strings.HasPrefix(results["control"], "REJECTED ") || !strings.Contains(results["control"], "step time limit") {
+		t.Fatalf("control: a guest %v in now() was not stopped by the step limit %v: %s", limit+limit/2, limit, results["control"])
+	}
+}
+
+// settleSegments settles the promise of each of the segments of execution
+// id in turn, as soon as it exists or, when suspended is set, once the
+// execution has suspended awaiting it. It stops early when the execution
+// ends.
+func settleSegments(t *testing.T, h *testHost, id string, segments int, suspended bool) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 1; i <= segments; i++ {
+		pid := fmt.Sprintf("%s.%d", id, 2*i)
+		for {
+			_, err := h.Get(ctx, pid)
+			if err == nil && !(suspended && h.Active(id)) {
+				break
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+			if p, err := h.Get(ctx, id); err == nil && p.State.Settled() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("segment %d of %s: promise %s not made, or the execution not suspended, after 60s", i, id, pid)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if _, err := h.Settle(ctx, store.Settle{ID: pid, State: store.Resolved}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// withSlowNow makes each call of the guest's now import take d longer, and
+// counts the calls in n. The time is spent inside a host call that does not
+// block, which is the guest's own time for the step limit, as a busy loop
+// would be, but it does not depend on how much CPU the machine has to spare.
+func withSlowNow(d time.Duration, n *atomic.Int64) func(*host.Config) {
+	return func(c *host.Config) {
+		inner := c.NewEngine
+		if inner == nil {
+			inner = func(ctx context.Context, cfg engine.Config) (engine.Engine, error) { return wazeroengine.New(ctx, cfg) }
+		}
+		c.NewEngine = func(ctx context.Context, cfg engine.Config) (engine.Engine, error) {
+			cfg.Imports = slices.Clone(cfg.Imports)
+			for i, im := range cfg.Imports {
+				if im.Module == abi.Module && im.Name == abi.ImportNow {
+					cfg.Imports[i].Func = func(ctx context.Context, mem engine.Memory, stack []uint64) {
+						n.Add(1)
+						time.Sleep(d)
+						im.Func(ctx, mem, stack)
+					}
+				}
+			}
+			return inner(ctx, cfg)
+		}
 	}
 }
 

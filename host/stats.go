@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/reprise-wasm/reprise/metrics"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -27,7 +28,7 @@ type Stats struct {
 	// to its end. Time inside the host — store writes and reads, waiting for
 	// a promise — is not counted, so this is the guest's own latency, what
 	// Config.StepTimeout bounds.
-	Steps store.Histogram
+	Steps metrics.Histogram
 	// Finished counts executions whose end this host wrote, by the state
 	// their promise ended in (indexed by store.State): the guest's result,
 	// or a rejection the host wrote for it (retries exhausted, replay
@@ -41,7 +42,7 @@ type Stats struct {
 
 // hostStats is what Stats reads; its writers only add atomically.
 type hostStats struct {
-	steps     store.Latencies
+	steps     metrics.Latencies
 	finished  [store.RejectedTimedout + 1]atomic.Uint64
 	oneCommit atomic.Uint64
 }

@@ -121,7 +121,7 @@ func startServe(t, owner *testing.T, bin, data string, flags ...string) *proc {
 // lockedBuffer is a bytes.Buffer the exec package's copier may write while
 // a test reads it.
 type lockedBuffer struct {
-	mu sync.Mutex
+	mu sync.Mutex // guards b
 	b  bytes.Buffer
 }
 

@@ -78,7 +78,7 @@ func checkPayload(r *http.Request, what string, n int) error {
 
 // rates holds a token bucket per tenant for the executions it starts.
 type rates struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // guards buckets and every bucket in it
 	buckets map[string]*bucket
 }
 

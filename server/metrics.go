@@ -12,18 +12,19 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/host"
+	"github.com/reprise-wasm/reprise/metrics"
 	"github.com/reprise-wasm/reprise/store"
 )
 
-// metrics are kept in the server and written in Prometheus' text format by
-// hand: a handful of counters needs no client library. The HTTP ones count
-// what this process served since it started; the per-tenant ones come from
-// each tenant's host and store (host.Stats, store.Stats), which keep them
-// as they go, so a scrape scans nothing.
-type metrics struct {
+// apiMetrics are the server's own figures: invocations and API requests
+// this process served since it started. They and the per-tenant ones, which
+// come from each tenant's host and store (host.Stats, store.Stats) and are
+// kept as they go so a scrape scans nothing, are written in Prometheus' text
+// format by hand: a handful of counters needs no client library.
+type apiMetrics struct {
 	invocations atomic.Uint64
 
-	mu     sync.Mutex
+	mu     sync.Mutex             // guards routes and every routeStats in it
 	routes map[string]*routeStats // by "METHOD /pattern"
 }
 
@@ -37,9 +38,9 @@ type routeStats struct {
 	count    uint64
 }
 
-func (m *metrics) invoked() { m.invocations.Add(1) }
+func (m *apiMetrics) invoked() { m.invocations.Add(1) }
 
-func (m *metrics) request(route string, status int, d time.Duration) {
+func (m *apiMetrics) request(route string, status int, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.routes == nil {
@@ -171,13 +172,13 @@ func (s *Server) writeHostMetrics(ctx context.Context, b *strings.Builder, names
 			fmt.Fprintf(b, "reprise_journal_bytes_total{tenant=%q} %d\n", n, fs[i].st.JournalBytes)
 		}
 	}
-	histogram(b, "reprise_step_duration_seconds", "Time a guest runs between blocking host calls (its own time, without the host's).", names, func(i int) (store.Histogram, bool) { return fs[i].h.Steps, true })
-	histogram(b, "reprise_store_sync_duration_seconds", "Latency of the store's durable commits (one fsync per group of operations).", names, func(i int) (store.Histogram, bool) { return fs[i].st.Syncs, fs[i].ok })
+	histogram(b, "reprise_step_duration_seconds", "Time a guest runs between blocking host calls (its own time, without the host's).", names, func(i int) (metrics.Histogram, bool) { return fs[i].h.Steps, true })
+	histogram(b, "reprise_store_sync_duration_seconds", "Latency of the store's durable commits (one fsync per group of operations).", names, func(i int) (metrics.Histogram, bool) { return fs[i].st.Syncs, fs[i].ok })
 }
 
-// histogram writes one store.Histogram per tenant in Prometheus' format
+// histogram writes one metrics.Histogram per tenant in Prometheus' format
 // (cumulative buckets).
-func histogram(b *strings.Builder, name, help string, names []string, get func(int) (store.Histogram, bool)) {
+func histogram(b *strings.Builder, name, help string, names []string, get func(int) (metrics.Histogram, bool)) {
 	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
 	for i, n := range names {
 		h, ok := get(i)

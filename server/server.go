@@ -1,14 +1,3 @@
-// Package server serves Reprise over HTTP: an HTTP/JSON API under /v1 to
-// deploy functions, invoke them, inspect executions and create, settle and
-// search durable promises (the promise routes speak Resonate's durable
-// promise API), plus /healthz, /readyz and Prometheus /metrics.
-//
-// Every request runs for a tenant, found in its context (TenantFrom): with
-// SetTenants, the one whose bearer token the request carries (a missing or
-// unknown token is 401, and another tenant's objects are simply not there:
-// each tenant has its own host and store); with SetHost, one default tenant
-// without authentication. A tenant's limits bound what its requests may
-// send and how fast it may start executions.
 package server
 
 import (
@@ -92,7 +81,7 @@ type Server struct {
 	tenants  atomic.Pointer[tenantsBox]
 	mux      *http.ServeMux
 	patterns []string // as registered, "METHOD /path"
-	metrics  metrics
+	metrics  apiMetrics
 	rates    rates
 }
 

@@ -1,9 +1,3 @@
-// Package tenant holds who may use a shared Reprise server: tenants, the
-// hashes of their API tokens, and their limits, kept in one JSON file that
-// `reprise tenant` writes and a running `reprise serve` rereads when it
-// changes. A token is shown once, when made; only its SHA-256 is stored (a
-// token is 256 random bits, so a fast hash is enough: there is nothing to
-// guess).
 package tenant
 
 import (
@@ -58,7 +52,7 @@ type Registry struct {
 	path string
 	log  *slog.Logger // where a reader reports a file it cannot read; nil: nowhere
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards byHash, byName, stamp and bad
 	byHash  map[string]Tenant
 	byName  map[string]Tenant
 	stamp   fileStamp

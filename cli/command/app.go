@@ -1,6 +1,3 @@
-// Package command is the reprise command-line tool: every command, its
-// flags, help text and exit codes. cli/reprise is only its main function, so
-// tests can also run the commands in-process with Run.
 package command
 
 import (

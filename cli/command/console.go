@@ -22,7 +22,7 @@ func isTerminal(w io.Writer) bool {
 // redrawn in place: a log line erases the status, prints, and redraws it, so
 // the two never garble each other.
 type console struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // guards status and every write to w
 	w      io.Writer
 	tty    bool
 	status string // the status line shown, "" for none

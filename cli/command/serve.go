@@ -184,7 +184,7 @@ type fleet struct {
 	ctx context.Context
 	reg *tenant.Registry
 
-	mu     sync.Mutex
+	mu     sync.Mutex             // guards slots and closed
 	slots  map[string]*tenantSlot // by tenant name
 	closed bool
 }
@@ -194,9 +194,11 @@ type fleet struct {
 // other requests for the same tenant wait for the one attempt.
 type tenantSlot struct {
 	ready chan struct{} // closed when the attempt has ended
-	th    *tenantHost
-	err   error
-	at    time.Time // when it ended
+	// th, err and at are set once, under the fleet's lock, just before
+	// ready is closed, and read only after it is.
+	th  *tenantHost
+	err error
+	at  time.Time // when it ended
 }
 
 type tenantHost struct {
@@ -397,7 +399,7 @@ func (f *fleet) close() error {
 	defer cancel()
 	var errs []error
 	var wg sync.WaitGroup
-	var emu sync.Mutex
+	var emu sync.Mutex // guards errs
 	for name, th := range ths {
 		wg.Go(func() {
 			if err := th.close(ctx); err != nil {

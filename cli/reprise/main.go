@@ -1,10 +1,3 @@
-// Command reprise runs durable WebAssembly functions on an embedded data
-// directory. Install it with
-//
-//	go install github.com/reprise-wasm/reprise/cli/reprise@latest
-//
-// and run `reprise --help`. The commands live in package
-// github.com/reprise-wasm/reprise/cli/command.
 package main
 
 import (

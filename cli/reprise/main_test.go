@@ -156,7 +156,7 @@ type process struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	out  bytes.Buffer
-	mu   sync.Mutex
+	mu   sync.Mutex // guards err
 	err  strings.Builder
 	line chan struct{} // signaled on each stderr line
 	done chan struct{}

@@ -88,7 +88,7 @@ func startServe(t *testing.T, data, token string, flags ...string) server {
 // syncBuffer is a bytes.Buffer safe to write from the exec package's copier
 // while a test reads it.
 type syncBuffer struct {
-	mu sync.Mutex
+	mu sync.Mutex // guards b
 	b  bytes.Buffer
 }
 

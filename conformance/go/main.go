@@ -1,6 +1,5 @@
 //go:build wasip1
 
-// The Go conformance guest: every scenario of ../CONTRACT.md, with the Go SDK.
 package main
 
 import (

@@ -1,6 +1,3 @@
-// Package wasmtest assembles small WebAssembly modules by hand, for tests that
-// need exact control over the host calls a guest makes, or malformed and
-// hostile modules, without a guest toolchain.
 package wasmtest
 
 // Value types in the binary format.

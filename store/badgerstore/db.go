@@ -1,27 +1,3 @@
-// Package badgerstore implements store.Store on an embedded Badger database.
-//
-// # Group commit
-//
-// Every operation, reads included, is a closure run by one committer
-// goroutine. The committer takes all queued operations, runs them one after
-// another inside a single Badger read-write transaction, commits it — one
-// fsync for the whole batch — and only then releases their callers. So many
-// executions share one fsync, and no caller ever observes a write that is not
-// yet durable (reads are linearizable). An operation's writes are buffered
-// and reach the transaction only if the operation succeeds, so a failing
-// operation leaves nothing behind. The committer is the only writer, so
-// Badger's conflict detection is off. A batch that grows large is split into
-// several transactions, each committed (and synced) before the next begins.
-//
-// The fsync is Badger's own SyncWrites, not an explicit DB.Sync after a
-// commit without it: DB.Sync syncs only the active memtable log and value log
-// file, so writes that landed in a file Badger had just rotated (every 64 MB
-// of writes, or 1 GB of large values) would stay unsynced, though
-// acknowledged, until a background flush. With one committer, SyncWrites
-// costs the same single fsync per batch and leaves no such window.
-//
-// Only ReadJournal and GetModule read Badger directly, bypassing the
-// committer: they read data that never changes once written.
 package badgerstore
 
 import (
@@ -58,7 +34,7 @@ type DB struct {
 	now func() time.Time
 	log *slog.Logger
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards queue and closing
 	queue   []*op
 	closing bool
 	signal  chan struct{} // cap 1: "the queue is not empty or we are closing"
@@ -74,7 +50,8 @@ type DB struct {
 	// state on disk is then unknown, so every later operation fails with it.
 	failed error
 
-	// direct guards the direct readers against Close.
+	// direct guards closed, so the direct readers never use Badger after
+	// Close (they hold it for reading while they read).
 	direct    sync.RWMutex
 	closed    bool
 	closeOnce sync.Once

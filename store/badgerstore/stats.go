@@ -9,6 +9,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/reprise-wasm/reprise/metrics"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -110,7 +111,7 @@ type stats struct {
 	counts counters // committed; the committer's own
 	pub    published
 	ops    atomic.Uint64
-	syncs  store.Latencies
+	syncs  metrics.Latencies
 }
 
 // Stats returns the store's figures. It reads counters kept in memory and

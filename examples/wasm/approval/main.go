@@ -1,12 +1,5 @@
 //go:build wasip1
 
-// Approval waits, durably and for up to a day, for someone to approve or
-// reject a request: it creates a promise that someone outside settles and
-// logs its id for them.
-//
-// Input: {"request":"deploy v2"}. Resolving the logged promise id with, say,
-// {"name":"Grace"} returns {"approved":true,"request":"deploy v2","by":{"name":"Grace"}};
-// rejecting it (or 24 hours passing) returns {"approved":false,"reason":"..."}.
 package main
 
 import (

@@ -1,10 +1,5 @@
 //go:build wasip1
 
-// Fanout invokes a child function n times, lets the children run at once,
-// and sums their results. Each child is a durable execution of its own: after
-// a crash, finished children are not run again.
-//
-// Input: {"n":100,"child":"square"} → {"n":100,"sum":338350}.
 package main
 
 import (

@@ -1,8 +1,5 @@
 //go:build wasip1
 
-// Hello is the smallest Reprise function: typed JSON in, typed JSON out.
-//
-// Input: {"name":"Ada"} → {"greeting":"Hello, Ada!"}. With no name: "world".
 package main
 
 import "github.com/reprise-wasm/reprise/guest-sdk/go/reprise"

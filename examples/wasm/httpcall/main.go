@@ -1,10 +1,5 @@
 //go:build wasip1
 
-// Httpcall makes an outbound HTTP request (the function must be granted
-// outbound HTTP to the URL). The response is journaled: on replay the
-// request is not sent again.
-//
-// Input: {"url":"http://example.com/"} → {"status":200,"bytes":1256,"body":"<!doctype html>..."}.
 package main
 
 import "github.com/reprise-wasm/reprise/guest-sdk/go/reprise"

@@ -1,10 +1,5 @@
 //go:build wasip1
 
-// Sleep sleeps durably: if the host restarts during the sleep, the function
-// wakes up when the sleep was due, not after a fresh one. Now is journaled,
-// so the times it reports survive replay too.
-//
-// Input: {"ms":1500} → {"slept_ms":1500} (or a little more).
 package main
 
 import (

@@ -43,12 +43,37 @@
 // arguments. Take real time and randomness from Now and Random: in the
 // sandbox, time.Now and math/rand are virtual, deterministic per attempt.
 //
-// Start promises and combine them with All and Any for concurrency, rather
-// than goroutines: Await blocks the whole module until the host answers, and
-// the package is meant to be used from the handler's goroutine.
+// # The API
+//
+// A function registers its handler with [Handle] (typed JSON in and out) or
+// [HandleBytes], served by the module's "run" export; [Serve] lets a module
+// export more entry points, each deployable as a function of its own.
+// Inside a handler, [Invoke] starts a child execution, [After] a durable
+// timer, [NewPromise] a promise that someone outside settles (its
+// [Promise.ID] is what they settle), and [HTTP] an outbound request
+// ([Request], read back with [Promise.Response]). Each returns a *[Promise]
+// at once; [Promise.Await] or [AwaitAs] blocks until it settles, [All] waits
+// for several and [Any] for the first of several; [Sleep] awaits a timer
+// at once. A promise that did not resolve comes back as an *[Error] with its
+// [State] and the rejection's message (and the guest stack after a trap).
+// [Now], [Random] and [RandomUint64] are the journaled clock and randomness,
+// [ID] the execution's own id, and [Log], [Logf] and [LogAt] write to the
+// host's log, once (not again on replay).
 //
 // Host errors that reveal a bug (a bad handle or argument, setting a result
 // twice) panic, which traps the attempt; payloads over the host's size limit
 // and per-execution limits are returned as errors wrapping ErrTooLarge or
 // ErrLimit.
+//
+// # Concurrency
+//
+// A wasip1 module has one thread, and the host calls its entry point once
+// per execution attempt, on a fresh instance. The package's state — the
+// registered handler, the execution's id once read, each Promise's settled
+// value — takes no locks: it is meant to be used from the handler's
+// goroutine. For concurrency, start several promises and combine them with
+// All and Any rather than use goroutines: Await blocks the whole module
+// until the host answers, so other goroutines do not run meanwhile, and
+// host calls made from several goroutines would come in an order set by
+// the Go scheduler, which replay must reproduce exactly.
 package reprise

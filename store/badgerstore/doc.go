@@ -1,0 +1,70 @@
+// Package badgerstore implements store.Store on an embedded Badger database:
+// the durable state of one Reprise data directory (or of one tenant's).
+//
+// [Open] returns a [DB], which holds the directory exclusively (a second
+// Open fails with [ErrLocked]) and voids the task leases an earlier process
+// left, so recovery finds every unfinished execution ready. [DB.Close]
+// finishes the queued operations and closes Badger. [DB.CountByScan] checks
+// the figures of Stats against a full scan, for tests and offline checks.
+//
+// The files follow the store's nouns: promises.go; executions.go
+// (executions, journals and the steps StartExecution, Commit, Suspend and
+// Retry); tasks.go (claims, leases, timers); functions.go (modules and
+// functions); stats.go (the counters behind Stats). keys.go documents the
+// key layout, one prefix byte per kind of record plus the indexes (timers,
+// ready and leased tasks, tasks by owner, callbacks); codec.go the values'
+// versioned encoding. db.go is the committer, tx.go the transaction an
+// operation runs in.
+//
+// # Group commit
+//
+// Every operation, reads included, is a closure run by one committer
+// goroutine. The committer takes all queued operations, runs them one after
+// another inside a single Badger read-write transaction, commits it — one
+// fsync for the whole batch — and only then releases their callers. So many
+// executions share one fsync, and no caller ever observes a write that is not
+// yet durable (reads are linearizable). An operation's writes are buffered
+// and reach the transaction only if the operation succeeds, so a failing
+// operation leaves nothing behind. The committer is the only writer, so
+// Badger's conflict detection is off. A batch that grows large is split into
+// several transactions, each committed (and synced) before the next begins.
+//
+// The fsync is Badger's own SyncWrites, not an explicit DB.Sync after a
+// commit without it: DB.Sync syncs only the active memtable log and value log
+// file, so writes that landed in a file Badger had just rotated (every 64 MB
+// of writes, or 1 GB of large values) would stay unsynced, though
+// acknowledged, until a background flush. With one committer, SyncWrites
+// costs the same single fsync per batch and leaves no such window.
+//
+// A commit or sync that fails leaves Badger's state on disk unknown: the
+// store then fails that batch's operations and every later one.
+//
+// Only ReadJournal and GetModule read Badger directly, bypassing the
+// committer: they read data that never changes once written.
+//
+// # Concurrency
+//
+// A DB is safe for concurrent use. Its one goroutine of its own is the
+// committer (commitLoop), started by Open once leases are voided and stopped
+// by Close: Close sets closing, after which new operations fail with
+// store.ErrClosed; the committer runs what is queued, exits and closes
+// exited, and only then does Close close Badger. Badger runs background
+// goroutines of its own (compactions, memtable flushes) between badger.Open
+// and Close.
+//
+// A caller enqueues its operation under DB.mu, which guards the queue and
+// the closing flag, wakes the committer through signal (a channel of one
+// slot) and waits on the operation's done channel. A caller whose context
+// ends while its operation is still queued marks it canceled (an atomic
+// compare-and-swap that the committer also makes before running it) and
+// returns; once the committer has started an operation, its caller waits
+// for the end. Everything else the committer uses — the transaction, the
+// failed error, the committed counters — is its own and takes no lock.
+//
+// DB.direct, a read-write lock, guards closed: the direct readers hold it
+// for reading while they read, and Close takes it to mark the store closed
+// before it closes Badger. Stats reads atomics only: the operation count,
+// the sync latencies (a metrics.Latencies) and the counters the committer
+// publishes after each commit under a sequence number, which a reader
+// retries on rather than lock.
+package badgerstore
