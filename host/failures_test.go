@@ -104,30 +104,39 @@ func TestStepTimeoutInStoreCallRespectsMaxAttempts(t *testing.T) {
 }
 
 // Hot and cold must agree, and replaying a journal is not the guest's time.
-// Each segment of the guest spends `segment` in a host call that does not
-// block (now, made slow by withSlowNow), then awaits a promise that the test
-// settles. Hot, every await ends a step (the guest parks, or finds the
-// promise settled when the host asks the store). Cold, the
-// test settles each promise only once the execution has suspended, so every
-// resume replays all earlier segments first: each replayed await must end a
-// step too, or the last resumes' replay alone (up to k-1 segments, over the
-// limit) would run past StepTimeout in one step and the execution would be
-// failed.
+// Each of the k segments of the guest calls now, then awaits a promise that
+// the test settles. Cold, the test settles each promise only once the
+// execution has suspended, so every resume replays all earlier segments
+// first, and the last run replays all k and makes no call of its own. In
+// that run each replayed now takes `slow` (withSlowNow), inside a host call
+// that does not block: the guest's own time for the step limit, as a busy
+// loop would be. Every replayed await must end a step, so that run's steps
+// are `slow` each, well under the limit; if replay counted as one step it
+// would take k*slow, over the limit, and the execution would be failed.
 //
-// The segments spend their time asleep, not in a busy loop, so a busy
-// machine does not stretch them: a step fails only if the host adds
-// limit-segment of its own, while replay counted as one step exceeds the
-// limit however fast the machine. The count of now calls shows the cold run
-// replayed every segment on every resume, and the control that the slow now
-// counts against the limit: without either the test could pass vacuously.
+// Nothing here depends on how fast the machine is: the slow segments are
+// sleeps, which a busy machine can only lengthen, so replay counted as one
+// step exceeds the limit on any machine, while a step of the replay fails
+// only if the host adds limit-slow of its own to it. The other runs spend
+// next to nothing of the guest's time, so a slow store (an fsync waiting on
+// a busy disk) has the whole limit. A busy loop, which the test used before,
+// runs several times longer on a loaded machine and took a step past the
+// limit hot and cold alike, at random.
+//
+// The count of now calls shows the cold run replayed every segment on every
+// resume and the slow ones were the last run's, and the control that time in
+// now counts against the limit: without either the test could pass
+// vacuously.
 func TestColdReplayDoesNotExceedStepBudget(t *testing.T) {
 	const (
-		limit   = time.Second
-		segment = 150 * time.Millisecond
-		k       = 9
+		limit = 3 * time.Second
+		slow  = limit / 2
+		k     = 3
+		runs  = k + 1        // cold: one run per segment, and the last
+		nows  = k*runs/2 + k // cold: run r calls now min(r, k) times
 	)
-	if (k-1)*segment < limit+limit/5 {
-		t.Fatalf("replaying %d segments of %v must exceed the step limit %v clearly", k-1, segment, limit)
+	if k*slow < limit+limit/5 {
+		t.Fatalf("replaying %d segments of %v must exceed the step limit %v clearly", k, slow, limit)
 	}
 	cfg := func(c *host.Config) {
 		c.StepTimeout = limit
@@ -135,14 +144,18 @@ func TestColdReplayDoesNotExceedStepBudget(t *testing.T) {
 	}
 	results, calls := map[string]string{}, map[string]int64{}
 	for _, mode := range []string{"hot", "cold", "control"} {
-		var nows atomic.Int64
-		conf := []func(*host.Config){cfg, withSlowNow(segment, &nows)}
-		segments := k
+		var n atomic.Int64
+		conf, segments := []func(*host.Config){cfg, withSlowNow(&n, func(int64) time.Duration { return 0 })}, k
 		switch mode {
-		case "cold":
-			conf = append(conf, noParking)
-		case "control": // one segment, over the limit
-			conf, segments = []func(*host.Config){cfg, withSlowNow(limit+limit/2, &nows)}, 1
+		case "cold": // slow in the last run only: the calls past the first runs' k*(k+1)/2
+			conf = []func(*host.Config){cfg, noParking, withSlowNow(&n, func(call int64) time.Duration {
+				if call > nows-k {
+					return slow
+				}
+				return 0
+			})}
+		case "control": // one segment whose now, not replayed, runs past the limit
+			conf, segments = []func(*host.Config){cfg, withSlowNow(&n, func(int64) time.Duration { return limit + limit/4 })}, 1
 		}
 		h := newHost(t, conf...)
 		h.deployRaw("g", guestSegments(uint32(segments)))
@@ -158,8 +171,8 @@ func TestColdReplayDoesNotExceedStepBudget(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: not settled", mode)
 		}
-		t.Logf("%s: %s %s after %d calls of now in %v", mode, p.State, p.Value.Data, nows.Load(), time.Since(start))
-		results[mode], calls[mode] = p.State.String()+" "+string(p.Value.Data), nows.Load()
+		t.Logf("%s: %s %s after %d calls of now in %v", mode, p.State, p.Value.Data, n.Load(), time.Since(start))
+		results[mode], calls[mode] = p.State.String()+" "+string(p.Value.Data), n.Load()
 		h.close()
 	}
 	if results["hot"] != "RESOLVED " {
@@ -168,12 +181,11 @@ func TestColdReplayDoesNotExceedStepBudget(t *testing.T) {
 	if results["hot"] != results["cold"] {
 		t.Fatalf("hot and cold differ:\nhot:  %s\ncold: %s", results["hot"], results["cold"])
 	}
-	// Cold, run r (from 1) of the k+1 calls now min(r, k) times.
-	if want := int64(k*(k+1)/2 + k); calls["cold"] != want {
-		t.Fatalf("cold: %d calls of now, want %d (every resume replaying every segment)", calls["cold"], want)
+	if calls["cold"] != nows {
+		t.Fatalf("cold: %d calls of now, want %d (every resume replaying every segment)", calls["cold"], nows)
 	}
 	if !strings.HasPrefix(results["control"], "REJECTED ") || !strings.Contains(results["control"], "step time limit") {
-		t.Fatalf("control: a guest %v in now() was not stopped by the step limit %v: %s", limit+limit/2, limit, results["control"])
+		t.Fatalf("control: a guest %v in now() was not stopped by the step limit %v: %s", limit+limit/4, limit, results["control"])
 	}
 }
 
@@ -209,11 +221,12 @@ func settleSegments(t *testing.T, h *testHost, id string, segments int, suspende
 	}
 }
 
-// withSlowNow makes each call of the guest's now import take d longer, and
-// counts the calls in n. The time is spent inside a host call that does not
-// block, which is the guest's own time for the step limit, as a busy loop
-// would be, but it does not depend on how much CPU the machine has to spare.
-func withSlowNow(d time.Duration, n *atomic.Int64) func(*host.Config) {
+// withSlowNow makes call n (from 1) of the guest's now import take delay(n)
+// longer, counting the calls in n. The time is spent inside a host call that
+// does not block, which is the guest's own time for the step limit, as a busy
+// loop would be, but it does not depend on how much CPU the machine has to
+// spare.
+func withSlowNow(n *atomic.Int64, delay func(call int64) time.Duration) func(*host.Config) {
 	return func(c *host.Config) {
 		inner := c.NewEngine
 		if inner == nil {
@@ -224,8 +237,7 @@ func withSlowNow(d time.Duration, n *atomic.Int64) func(*host.Config) {
 			for i, im := range cfg.Imports {
 				if im.Module == abi.Module && im.Name == abi.ImportNow {
 					cfg.Imports[i].Func = func(ctx context.Context, mem engine.Memory, stack []uint64) {
-						n.Add(1)
-						time.Sleep(d)
+						time.Sleep(delay(n.Add(1)))
 						im.Func(ctx, mem, stack)
 					}
 				}
