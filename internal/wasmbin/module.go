@@ -19,6 +19,11 @@ type Module struct {
 	// drop are the spans of the custom sections removed by Rewrite and
 	// StripCustom.
 	drop [][2]int
+	// sections are the spans of the other sections, by id, as tableSec;
+	// funcImports and globalImports count the imports of each kind, which
+	// come first in their index spaces. The call-depth rewrite needs them.
+	sections                   [14][2]int
+	funcImports, globalImports uint32
 }
 
 // Read reads the sections of wasm: the imports, tables and memories it
@@ -50,6 +55,9 @@ func Read(wasm []byte) (*Module, error) {
 		}
 		end := r.i + int(size)
 		sec := reader{b: r.b[:end], i: r.i}
+		if id != 0 && int(id) < len(m.sections) {
+			m.sections[id] = [2]int{start, end}
+		}
 		if isVector(id) {
 			// Every entry takes at least a byte. The engine may allocate
 			// for the count before reading the entries (wazero does):

@@ -36,7 +36,9 @@ func TestReadAcceptsWhatItDoesNotRead(t *testing.T) {
 		{"an unknown section", module(section(99, []byte("anything")))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if m := read(t, tc.wasm); !reflect.DeepEqual(m, &Module{}) {
+			m := read(t, tc.wasm)
+			m.sections = [14][2]int{} // where they are, not what they declare
+			if !reflect.DeepEqual(m, &Module{}) {
 				t.Fatalf("Read: %+v, want nothing declared", m)
 			}
 		})
