@@ -10,7 +10,7 @@ func (r *reader) imports(m *Module) {
 		kind := r.byte()
 		switch kind {
 		case 0: // function: type index
-			r.u32()
+			r.typeIndex(m.types)
 			m.funcImports++
 			continue
 		case 1: // table: element type, limits

@@ -24,6 +24,7 @@ type Module struct {
 	// come first in their index spaces. The call-depth rewrite needs them.
 	sections                   [14][2]int
 	funcImports, globalImports uint32
+	types                      uint32 // in the type section
 }
 
 // Read reads the sections of wasm: the imports, tables and memories it
@@ -76,9 +77,13 @@ func Read(wasm []byte) (*Module, error) {
 			}
 			sec.i = end
 		case 1:
-			sec.types()
+			m.types = sec.types()
 		case 2:
 			sec.imports(m)
+		case 3:
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				sec.typeIndex(m.types)
+			}
 		case 4:
 			m.tableSec = [2]int{start, end}
 			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
