@@ -313,8 +313,8 @@ type StorageFullError struct {
 
 func (e *StorageFullError) Error() string {
 	if e.Limit == LimitDiskReserve {
-		return fmt.Sprintf("limit %s: storage full: %d bytes free on the data's disk, and the server keeps %d free; "+
-			"writes resume when space is freed (reads still work)", e.Limit, e.Used, e.Max)
+		return fmt.Sprintf("limit %s: storage full: %d bytes free on the data's disk, under the %d kept free so that a full disk "+
+			"cannot crash the process; writes resume once space is freed there (reads still work)", e.Limit, e.Used, e.Max)
 	}
 	return fmt.Sprintf("limit %s: storage full: the store holds %d bytes of its quota of %d; "+
 		"writes resume when the quota is raised (reads still work)", e.Limit, e.Used, e.Max)
