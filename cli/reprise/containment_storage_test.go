@@ -296,3 +296,21 @@ func TestZeroLengthNextValueLogOpens(t *testing.T) {
 		}
 	})
 }
+
+// The local CLI on a disk under its reserve (--disk-reserve larger than any
+// disk): reads work, and a write exits 5 naming the limit and saying that
+// writes resume once space is freed.
+func TestLocalCLIAtTheDiskReserve(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	ok(t, data, "deploy", "hello", wasm["hello"])
+	full := []string{"--disk-reserve", "1000000GiB"}
+	if out := ok(t, data, append(full, "functions")...); !strings.Contains(out, "hello") {
+		t.Fatalf("functions on the full disk printed %q", out)
+	}
+	fails(t, 5, data, append(full, "invoke", "hello", "--input", `{"name":"Ada"}`, "--wait"),
+		"limit disk_reserve", "writes resume once space is freed")
+	if out := ok(t, data, "invoke", "hello", "--input", `{"name":"Ada"}`, "--wait"); !strings.Contains(out, "Ada") {
+		t.Fatalf("invoke with the default reserve printed %q", out)
+	}
+}
