@@ -256,7 +256,9 @@ func (f *fleet) Authenticate(ctx context.Context, token string) (server.Tenant, 
 	if err != nil {
 		return server.Tenant{}, nil, err
 	}
-	return server.Tenant{ID: t.Name, Limits: t.Limits.WithDefaults()}, th.h, nil
+	l := t.Limits.WithDefaults()
+	th.db.SetQuota(l.Storage) // a changed quota applies at once, as the rate does
+	return server.Tenant{ID: t.Name, Limits: l}, th.h, nil
 }
 
 // Hosts implements server.Tenants.

@@ -30,8 +30,8 @@ stored, and limits. A running server sees changes within a second.
    rotate NAME   replace the token; the old one stops working
 
 Limits (a 0 or absent flag means the default). Sizes take KiB, MiB, GiB.
-rate, burst and module-size apply at once; memory, step-time, concurrency,
-journal-length, http-allow, storage and payload-size (inside executions)
+rate, burst, module-size and storage apply at once; memory, step-time,
+concurrency, journal-length, http-allow and payload-size (inside executions)
 when the server next starts.`,
 			"reprise tenant create acme --rate 50 --memory 64MiB",
 			"export REPRISE_TOKEN=$(reprise tenant create acme)",

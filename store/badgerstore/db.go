@@ -108,8 +108,9 @@ func Open(dir string, opts Options) (*DB, error) {
 		log:    log,
 		signal: make(chan struct{}, 1),
 		exited: make(chan struct{}),
-		space:  space{dir: dir, quota: opts.Quota, reserve: opts.Reserve, log: log},
+		space:  space{dir: dir, reserve: opts.Reserve, log: log},
 	}
+	d.space.quota.Store(opts.Quota)
 	// Opening read-write writes at once (new log files, a flush of what
 	// the memtables' logs hold): on a disk at its reserve, open read-only,
 	// so that reads work and writes are refused rather than crash.
@@ -208,6 +209,10 @@ func (d *DB) Close() error {
 	})
 	return d.closeErr
 }
+
+// SetQuota changes the store's quota (Options.Quota) from the next write
+// on: a store at its quota takes writes again once it is raised.
+func (d *DB) SetQuota(bytes int64) { d.space.quota.Store(bytes) }
 
 // nowMs is the store clock in Unix ms.
 func (d *DB) nowMs() int64 { return d.now().UnixMilli() }

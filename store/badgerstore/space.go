@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/reprise-wasm/reprise/store"
@@ -41,11 +42,13 @@ type usage struct {
 }
 
 // space keeps a store within its quota and its file system's reserve. It
-// belongs to the committer goroutine, which alone calls its methods.
+// belongs to the committer goroutine, which alone calls its methods; only
+// quota may be changed meanwhile (DB.SetQuota).
 type space struct {
-	dir            string
-	quota, reserve int64 // 0: none
-	log            *slog.Logger
+	dir     string
+	quota   atomic.Int64 // 0: none
+	reserve int64        // 0: none
+	log     *slog.Logger
 
 	last    usage
 	at      time.Time // of last; zero: never measured
@@ -54,7 +57,7 @@ type space struct {
 }
 
 // on reports whether there is anything to check.
-func (s *space) on() bool { return s.quota > 0 || s.reserve > 0 }
+func (s *space) on() bool { return s.quota.Load() > 0 || s.reserve > 0 }
 
 // measure takes a new measure.
 func (s *space) measure() {
@@ -107,9 +110,9 @@ func (s *space) over(cost int64) error {
 			return &store.StorageFullError{Limit: store.LimitDiskReserve, Used: max(u.free-u.pending-s.counted, 0), Max: s.reserve}
 		}
 	}
-	if s.quota > 0 {
-		if held := u.used + u.pending + s.counted; held+cost > s.quota {
-			return &store.StorageFullError{Limit: store.LimitStorage, Used: held, Max: s.quota}
+	if quota := s.quota.Load(); quota > 0 {
+		if held := u.used + u.pending + s.counted; held+cost > quota {
+			return &store.StorageFullError{Limit: store.LimitStorage, Used: held, Max: quota}
 		}
 	}
 	return nil

@@ -66,7 +66,7 @@ func requireIntact(t *testing.T, d *DB, ids []string) {
 
 // A store at its quota (2 MiB here) refuses writes with the quota's name,
 // still reads, keeps its committer, and takes writes again with a larger
-// quota; nothing acknowledged is lost.
+// quota, set while it is open or when it opens; nothing acknowledged is lost.
 func TestQuotaRefusesWritesAndReadsStillWork(t *testing.T) {
 	dir := t.TempDir()
 	d := openWith(t, dir, Options{Logger: quietLogger(), Quota: 2 << 20})
@@ -81,6 +81,8 @@ func TestQuotaRefusesWritesAndReadsStillWork(t *testing.T) {
 	if _, err := d.Stats(ctx); err != nil {
 		t.Fatal(err)
 	}
+	d.SetQuota(3 << 20) // raised while open: writes resume at once
+	create(t, d, store.Create{ID: "raised", Timeout: store.NoTimeout, Param: store.Value{Data: bigParam(2)}})
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
