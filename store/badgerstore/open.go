@@ -39,10 +39,10 @@ const (
 
 // badgerOptions are the options of the store in dir.
 func badgerOptions(dir string, log *slog.Logger, readOnly bool) badger.Options {
-	// WithLogger comes after WithLoggingLevel: the latter replaces the
-	// logger by Badger's default one, at that level.
+	// No WithLoggingLevel: it replaces the logger by Badger's default one
+	// (which writes to stderr past our handler); badgerLogger keeps only
+	// warnings and errors itself.
 	return badger.DefaultOptions(dir).
-		WithLoggingLevel(badger.WARNING).
 		WithLogger(badgerLogger{log}).
 		WithSyncWrites(true).       // one fsync per batch: see the package doc
 		WithDetectConflicts(false). // the committer is the only writer

@@ -257,7 +257,7 @@ func TestOpenWithZeroLengthLogFiles(t *testing.T) {
 }
 
 // Badger's own messages go to the store's logger, not to Badger's default
-// one (WithLoggingLevel replaces the logger it is given before it).
+// one (WithLoggingLevel would replace it).
 func TestBadgerLogsThroughTheStoresLogger(t *testing.T) {
 	var logs bytes.Buffer
 	opts := badgerOptions(t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)), false)
