@@ -18,7 +18,9 @@
 // [Server.SetHost], one [DefaultTenant] without authentication. A tenant's
 // limits bound what its requests may send and how fast it may start
 // executions and create promises (429 with Retry-After); the limits inside
-// executions are its host's configuration. Until SetHost or SetTenants is
+// executions are its host's configuration. A write its store refuses for
+// lack of space (the tenant's storage quota, the server's disk reserve) is
+// 507 naming the limit. Until SetHost or SetTenants is
 // called, the API answers 503, so a process can listen while recovery runs.
 //
 // The server keeps no hosts of its own. A [Tenants] implementation maps a

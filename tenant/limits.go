@@ -29,6 +29,9 @@ type Limits struct {
 	PayloadSize int64 `json:"payload_size,omitempty"`
 	// JournalLength bounds the journal of one execution attempt (its steps).
 	JournalLength int `json:"journal_length,omitempty"`
+	// Storage bounds what the tenant's store may occupy on disk, in bytes;
+	// past it, writes are refused (507) and reads go on.
+	Storage int64 `json:"storage,omitempty"`
 	// HTTPAllow lists the hosts guests may reach over HTTP: names,
 	// "*.example.com" for subdomains, "*" for any. Empty: none.
 	HTTPAllow []string `json:"http_allow,omitempty"`
@@ -44,6 +47,7 @@ const (
 	LimitPayloadSize   = "payload_size"
 	LimitJournalLength = "journal_length"
 	LimitHTTPAllow     = "http_allow"
+	LimitStorage       = "storage" // as store.LimitStorage
 )
 
 // DefaultLimits are safe for a shared server on a small machine.
@@ -57,6 +61,7 @@ func DefaultLimits() Limits {
 		ModuleSize:    32 << 20,
 		PayloadSize:   1 << 20,
 		JournalLength: 10_000,
+		Storage:       1 << 30,
 	}
 }
 
@@ -87,6 +92,9 @@ func (l Limits) WithDefaults() Limits {
 	if l.JournalLength == 0 {
 		l.JournalLength = d.JournalLength
 	}
+	if l.Storage == 0 {
+		l.Storage = d.Storage
+	}
 	return l
 }
 
@@ -98,8 +106,10 @@ func (l Limits) Validate() error {
 	case l.Memory > 4<<30:
 		return fmt.Errorf("limit %s: %d bytes is more than the 4 GiB a 32-bit guest can address", LimitMemory, l.Memory)
 	case l.StepTime < 0 || l.Concurrency < 0 || l.Rate < 0 || l.Burst < 0 ||
-		l.ModuleSize < 0 || l.PayloadSize < 0 || l.JournalLength < 0:
+		l.ModuleSize < 0 || l.PayloadSize < 0 || l.JournalLength < 0 || l.Storage < 0:
 		return fmt.Errorf("limits may not be negative")
+	case l.Storage != 0 && l.Storage < 1<<20:
+		return fmt.Errorf("limit %s: %d bytes is less than the 1 MiB an empty store occupies; give at least 1MiB", LimitStorage, l.Storage)
 	}
 	for _, h := range l.HTTPAllow {
 		if h == "" || strings.ContainsAny(h, "/: ") || strings.Contains(h[1:], "*") ||
