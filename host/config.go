@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -91,12 +92,25 @@ type RetryPolicy struct {
 // HTTPConfig grants guests outbound HTTP.
 type HTTPConfig struct {
 	// Allow reports whether a guest may reach host (host name or IP, without
-	// port). Nil allows every host.
+	// port). Nil allows every host name.
 	Allow func(host string) bool
-	// Client sends the requests; nil uses a client with sane timeouts.
-	Client *http.Client
+	// AllowRanges are internal address ranges guests may connect to. Every
+	// connection is checked on the address actually dialled, after the
+	// name is resolved: loopback, private, link-local, CGNAT, unique-local,
+	// multicast, unspecified and reserved addresses (and their IPv4-mapped
+	// forms) are refused unless a range here holds them, whatever name led
+	// to them.
+	AllowRanges []netip.Prefix
+	// RangesSetting names, in a refused guest's error, what allows a range
+	// (e.g. "the tenant limit http_allow_ranges"). Default: a generic phrase.
+	RangesSetting string
+	// Resolve looks up a host name's addresses; nil uses the system
+	// resolver. The addresses it returns are checked, then dialled.
+	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
 	// Timeout caps each request. Default 30s.
 	Timeout time.Duration
+
+	client *http.Client // sends the requests through the address guard; made by withDefaults
 }
 
 func (c Config) withDefaults() Config {
@@ -147,9 +161,7 @@ func (c Config) withDefaults() Config {
 		if h.Timeout <= 0 {
 			h.Timeout = 30 * time.Second
 		}
-		if h.Client == nil {
-			h.Client = &http.Client{Timeout: h.Timeout}
-		}
+		h.client = newHTTPClient(&h)
 		c.HTTP = &h
 	}
 	return c
