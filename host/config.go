@@ -66,6 +66,12 @@ type Config struct {
 	// Default 100,000.
 	MaxSteps int
 
+	// MaxLogBytes bounds the guest text one execution attempt writes to the
+	// host's log: the text of its log calls, and separately its stdout and
+	// stderr. Past it one "guest log truncated" note is written and the rest
+	// is dropped. Default 64 KiB.
+	MaxLogBytes int
+
 	// Retry is the policy for attempts that trap.
 	Retry RetryPolicy
 
@@ -143,6 +149,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSteps <= 0 {
 		c.MaxSteps = 100_000
+	}
+	if c.MaxLogBytes <= 0 {
+		c.MaxLogBytes = 64 << 10
 	}
 	if c.Retry.MaxAttempts <= 0 {
 		c.Retry.MaxAttempts = 3
