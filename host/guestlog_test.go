@@ -111,12 +111,12 @@ func TestGuestLogIsBoundedPerAttemptAcrossResumes(t *testing.T) {
 	if p := h.run("g", nil, host.InvokeOptions{}); p.State != store.Resolved {
 		t.Fatalf("execution %s %s", p.State, p.Value.Data)
 	}
-	written := 0
-	for _, s := range rec.guest("guest log") {
+	written, lines := 0, rec.guest("guest log")
+	for _, s := range lines {
 		written += len(s)
 	}
 	notes := rec.guest("guest log truncated: the execution attempt passed its log limit; the rest of its log text is dropped")
-	if written != limit || len(notes) != 1 {
-		t.Fatalf("12,000 bytes logged in two passes: %d written and %d truncation notes, want %d and one", written, len(notes), limit)
+	if written != limit || len(lines) != limit/1000 || len(notes) != 1 {
+		t.Fatalf("12,000 bytes logged in two passes: %d written in %d records and %d truncation notes, want %d in %d and one", written, len(lines), len(notes), limit, limit/1000)
 	}
 }

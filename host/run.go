@@ -207,11 +207,11 @@ func (r *run) output(p []byte) {
 	if len(r.tail) > tailMax {
 		r.tail = append(r.tail[:0], r.tail[len(r.tail)-tailMax/2:]...)
 	}
-	keep, cut := r.logBudget(&r.outBytes, p)
+	keep, write, cut := r.logBudget(&r.outBytes, p)
 	if r.replaying() {
 		return
 	}
-	if len(keep) > 0 {
+	if write && len(keep) > 0 {
 		r.h.log.Debug("guest output", "text", escapeGuestText(bytes.TrimRight(keep[:min(len(keep), 4096)], "\n")), "execution", r.exec.ID, "function", r.exec.Function)
 	}
 	if cut {
@@ -546,7 +546,7 @@ func (r *run) suspend(ids []string) {
 // host's ("guest log"), escaped so that it can neither end the line nor
 // steer a terminal, and bounded by the attempt's log budget.
 func (r *run) logGuest(level int32, msg []byte) {
-	keep, cut := r.logBudget(&r.logBytes, msg)
+	keep, write, cut := r.logBudget(&r.logBytes, msg)
 	if r.replaying() {
 		return
 	}
@@ -559,7 +559,7 @@ func (r *run) logGuest(level int32, msg []byte) {
 	case abi.LogError:
 		l = slog.LevelError
 	}
-	if len(keep) > 0 || !cut {
+	if write {
 		r.h.log.Log(r.ctx, l, "guest log", "text", escapeGuestText(keep), "execution", r.exec.ID, "function", r.exec.Function)
 	}
 	if cut {
@@ -569,16 +569,17 @@ func (r *run) logGuest(level int32, msg []byte) {
 
 // logBudget counts guest text against one of the attempt's budgets of
 // Config.MaxLogBytes (*used: log calls, or stdout and stderr) and returns
-// the part of b to write; cut is true on the one call whose text passes the
-// budget. It counts while replaying too, without writing: the guest makes
-// the same calls again, so a resumed attempt goes on counting from where
-// its last pass was.
-func (r *run) logBudget(used *int64, b []byte) (keep []byte, cut bool) {
+// the part of b to write, whether to write it (false once the budget is
+// spent), and cut, true on the one call whose text passes the budget. It
+// counts while replaying too, without writing: the guest makes the same
+// calls again, so a resumed attempt goes on counting from where its last
+// pass was.
+func (r *run) logBudget(used *int64, b []byte) (keep []byte, write, cut bool) {
 	limit := int64(r.h.cfg.MaxLogBytes)
 	before := *used
 	*used += int64(len(b))
 	keep = b[:max(0, min(int64(len(b)), limit-before))]
-	return keep, before <= limit && *used > limit
+	return keep, len(keep) > 0 || *used <= limit, before <= limit && *used > limit
 }
 
 // logTruncated notes, once an attempt, that its guest log text passed the
