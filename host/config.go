@@ -115,6 +115,12 @@ type HTTPConfig struct {
 	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
 	// Timeout caps each request. Default 30s.
 	Timeout time.Duration
+	// MaxInFlight bounds the requests a host sends at once; more wait
+	// their turn (durably: their intent is written). Each holds up to a
+	// payload's worth of response body, and its value, while in flight, so
+	// a guest that starts thousands of calls without awaiting them holds
+	// that many bodies only this many at a time. Default 16.
+	MaxInFlight int
 
 	client *http.Client // sends the requests through the address guard; made by withDefaults
 }
@@ -169,6 +175,9 @@ func (c Config) withDefaults() Config {
 		h := *c.HTTP
 		if h.Timeout <= 0 {
 			h.Timeout = 30 * time.Second
+		}
+		if h.MaxInFlight <= 0 {
+			h.MaxInFlight = 16
 		}
 		h.client = newHTTPClient(&h)
 		c.HTTP = &h

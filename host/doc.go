@@ -48,7 +48,9 @@
 //     Config.ReadyInstances, started by takeInstance (refill); it ends when
 //     the pool is full, the module is evicted, or the host closes.
 //   - A sender per outbound HTTP request in flight (sendHTTP), started once
-//     the request's intent is durable; it ends when the response is settled
+//     the request's intent is durable; it waits for one of
+//     HTTPConfig.MaxInFlight slots (Host.httpSlots, held until the outcome
+//     is recorded) before it sends, and ends when the response is settled
 //     (a failed write is retried with backoff, recordHTTP), or at shutdown
 //     without writing (recovery decides, as after a crash).
 //   - A releaser per task whose hand-back failed (giveBack), trying again

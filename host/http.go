@@ -44,6 +44,15 @@ func (h *Host) sendHTTP(id string, req []byte) {
 	go func() {
 		defer h.wg.Done()
 		defer h.doneHTTP(id)
+		if h.httpSlots != nil {
+			// Held until the outcome is recorded: its body is held as long.
+			select {
+			case h.httpSlots <- struct{}{}:
+				defer func() { <-h.httpSlots }()
+			case <-h.ctx.Done():
+				return // not sent: recovery decides, as after a crash
+			}
+		}
 		state, value := h.doHTTP(req)
 		h.recordHTTP(id, state, value)
 	}()

@@ -184,3 +184,58 @@ func TestHTTPResponseTooLargeToRecordRejectsThePromise(t *testing.T) {
 		t.Fatalf("execution %s %s: want it rejected with the http error", p.State, p.Value.Data)
 	}
 }
+
+// guestHTTPFanout starts n http calls of req without awaiting any, then
+// awaits them all (handles 1..n: they are the first n steps).
+func guestHTTPFanout(n uint32, req string) []byte {
+	m := &wmod{}
+	httpc := m.imp("http", tI32I32toI32[0], tI32I32toI32[1])
+	await := m.imp("await", tI32toI32[0], tI32toI32[1])
+	start := countdown(0, n, cat(i32const(reqOff), i32const(uint32(len(req))), call(httpc), []byte{0x1a}))
+	awaitAll := countdown(1, n, cat([]byte{0x20, 1}, call(await), []byte{0x1a})) // local.get 1: n..1
+	m.fn("run", []byte{vI32, vI32}, cat(start, awaitAll))
+	m.data = append(m.data, wdata{Offset: reqOff, Bytes: []byte(req)})
+	return m.bytes()
+}
+
+// A guest starting many requests at once has at most MaxInFlight of them
+// out (each may hold a response body); the others wait and are sent after.
+func TestHTTPRequestsInFlightAreBounded(t *testing.T) {
+	const limit, calls = 3, 12 // the bound this test configures, and the guest's calls
+	var now, peak, total atomic.Int32
+	arrived := make(chan struct{}, calls)
+	release := make(chan struct{})
+	srv, _ := targetServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n := now.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		total.Add(1)
+		arrived <- struct{}{}
+		<-release
+		now.Add(-1)
+		fmt.Fprint(w, "ok")
+	})
+	h := newHost(t, allowLoopbackHTTP, func(c *host.Config) { c.HTTP.MaxInFlight = limit })
+	h.deployRaw("g", guestHTTPFanout(calls, fmt.Sprintf(`{"method":"GET","url":%q}`, srv.URL)))
+	id, err := h.Invoke(context.Background(), "g", nil, host.InvokeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < limit; i++ {
+		<-arrived
+	}
+	// The first ones are held at the server: no other may arrive while
+	// they are. A short look is enough to see a missing bound.
+	select {
+	case <-arrived:
+		t.Errorf("a request arrived while %d were in flight (the bound)", limit)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if p, ok := h.awaitFor(id, 30*time.Second); !ok || p.State != store.Resolved {
+		t.Fatalf("execution %s %s", p.State, p.Value.Data)
+	}
+	if peak.Load() > limit || total.Load() != calls {
+		t.Fatalf("%d requests in flight at the peak, %d in all; want at most %d, and %d", peak.Load(), total.Load(), limit, calls)
+	}
+}
