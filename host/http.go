@@ -73,6 +73,9 @@ func (h *Host) recordHTTP(id string, state store.State, value []byte) {
 			return // recorded, or settled otherwise (canceled), or gone
 		case h.ctx.Err() != nil:
 			return
+		case errors.Is(err, ErrTooLarge) && s.State == store.Rejected:
+			s.Value.Data = nil // even the error is over a tiny limit: a rejection with no value still ends the wait
+			continue
 		case errors.Is(err, ErrTooLarge):
 			s.State = store.Rejected
 			s.Value.Data = errorValue(fmt.Sprintf("http: the response is too large to record: %d bytes as a value, over the payload size limit (payload_size) of %d bytes", len(s.Value.Data), h.cfg.MaxPayload), "")
@@ -103,7 +106,7 @@ func (h *Host) doHTTP(raw []byte) (store.State, []byte) {
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return store.Rejected, errorValue(fmt.Sprintf("bad url %q: want an absolute http or https URL", req.URL), "")
+		return store.Rejected, errorValue(fmt.Sprintf("bad url %q: want an absolute http or https URL", shown(req.URL)), "")
 	}
 	if cfg.Allow != nil && !cfg.Allow(u.Hostname()) {
 		return store.Rejected, errorValue(fmt.Sprintf("http to %s is not allowed for this function (not in the allowlist)", u.Hostname()), "")
@@ -129,17 +132,17 @@ func (h *Host) doHTTP(raw []byte) (store.State, []byte) {
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return store.Rejected, errorValue(fmt.Sprintf("http %s %s: timed out after %s", method, req.URL, timeout), "")
+			return store.Rejected, errorValue(fmt.Sprintf("http %s %s: timed out after %s", method, shown(req.URL), timeout), "")
 		}
-		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: %s", method, req.URL, guestHTTPError(err)), "")
+		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: %s", method, shown(req.URL), guestHTTPError(err)), "")
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(h.cfg.MaxPayload)+1))
 	if err != nil {
-		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: reading the response: %v", method, req.URL, err), "")
+		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: reading the response: %v", method, shown(req.URL), err), "")
 	}
 	if len(body) > h.cfg.MaxPayload {
-		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: the response body is over the %d-byte limit", method, req.URL, h.cfg.MaxPayload), "")
+		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: the response body is over the %d-byte limit", method, shown(req.URL), h.cfg.MaxPayload), "")
 	}
 	out := abi.HTTPResponse{Status: resp.StatusCode, Headers: map[string]string{}, Body: body}
 	for k := range resp.Header {
@@ -150,9 +153,19 @@ func (h *Host) doHTTP(raw []byte) (store.State, []byte) {
 		// The body fit, but the value the guest reads (status, headers and
 		// the body in base64) would not: the promise could never be settled
 		// with it.
-		return store.Rejected, errorValue(responseTooLarge(method, req.URL, len(v), h.cfg.MaxPayload), "")
+		return store.Rejected, errorValue(responseTooLarge(method, shown(req.URL), len(v), h.cfg.MaxPayload), "")
 	}
 	return store.Resolved, v
+}
+
+// shown is a URL as an error names it: cut short, so that the error of a
+// request with a huge URL still fits in a promise's value.
+func shown(u string) string {
+	const most = 512
+	if len(u) <= most {
+		return u
+	}
+	return u[:most] + "..."
 }
 
 // responseTooLarge is the guest's error for a response too large to record.
