@@ -170,14 +170,7 @@ func limitFlags(c *cli.Context, l *tenant.Limits) error {
 		l.JournalLength = c.Int("journal-length")
 	}
 	if c.IsSet("http-allow") {
-		l.HTTPAllow = nil
-		for _, v := range c.StringSlice("http-allow") {
-			for _, h := range strings.Split(v, ",") {
-				if h = strings.ToLower(strings.TrimSpace(h)); h != "" && h != "none" {
-					l.HTTPAllow = append(l.HTTPAllow, h)
-				}
-			}
-		}
+		l.HTTPAllow = splitList(c.StringSlice("http-allow"))
 	}
 	if c.IsSet("http-allow-ranges") {
 		l.HTTPAllowRanges = splitList(c.StringSlice("http-allow-ranges"))
