@@ -157,6 +157,32 @@ type hookStore struct {
 	onCommit       func(ctx context.Context, c store.Commit) error
 	onTimeouts     func(ctx context.Context) error
 	onGetExecution func(ctx context.Context, id string) error
+	onSettle       func(ctx context.Context, s store.Settle) error
+	onRelease      func(ctx context.Context, execs []string) error
+}
+
+func (s *hookStore) SettlePromise(ctx context.Context, st store.Settle, owner string, leaseUntil int64) (store.SettleResult, error) {
+	s.mu.Lock()
+	f := s.onSettle
+	s.mu.Unlock()
+	if f != nil {
+		if err := f(ctx, st); err != nil {
+			return store.SettleResult{}, err
+		}
+	}
+	return s.Store.SettlePromise(ctx, st, owner, leaseUntil)
+}
+
+func (s *hookStore) ReleaseTasks(ctx context.Context, owner string, execs []string) error {
+	s.mu.Lock()
+	f := s.onRelease
+	s.mu.Unlock()
+	if f != nil {
+		if err := f(ctx, execs); err != nil {
+			return err
+		}
+	}
+	return s.Store.ReleaseTasks(ctx, owner, execs)
 }
 
 func (s *hookStore) hooks() (func(context.Context, store.Commit) error, func(context.Context) error, func(context.Context, string) error) {

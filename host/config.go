@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -71,6 +72,12 @@ type Config struct {
 	// Default 100,000.
 	MaxSteps int
 
+	// MaxLogBytes bounds the guest text one execution attempt writes to the
+	// host's log: the text of its log calls, and separately its stdout and
+	// stderr. Past it one "guest log truncated" note is written and the rest
+	// is dropped. Default 64 KiB.
+	MaxLogBytes int
+
 	// Retry is the policy for attempts that trap.
 	Retry RetryPolicy
 
@@ -97,12 +104,31 @@ type RetryPolicy struct {
 // HTTPConfig grants guests outbound HTTP.
 type HTTPConfig struct {
 	// Allow reports whether a guest may reach host (host name or IP, without
-	// port). Nil allows every host.
+	// port). Nil allows every host name.
 	Allow func(host string) bool
-	// Client sends the requests; nil uses a client with sane timeouts.
-	Client *http.Client
+	// AllowRanges are internal address ranges guests may connect to. Every
+	// connection is checked on the address actually dialled, after the
+	// name is resolved: loopback, private, link-local, CGNAT, unique-local,
+	// multicast, unspecified and reserved addresses (and their IPv4-mapped
+	// forms) are refused unless a range here holds them, whatever name led
+	// to them.
+	AllowRanges []netip.Prefix
+	// RangesSetting names, in a refused guest's error, what allows a range
+	// (e.g. "the tenant limit http_allow_ranges"). Default: a generic phrase.
+	RangesSetting string
+	// Resolve looks up a host name's addresses; nil uses the system
+	// resolver. The addresses it returns are checked, then dialled.
+	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
 	// Timeout caps each request. Default 30s.
 	Timeout time.Duration
+	// MaxInFlight bounds the requests a host sends at once; more wait
+	// their turn (durably: their intent is written). Each holds up to a
+	// payload's worth of response body, and its value, while in flight, so
+	// a guest that starts thousands of calls without awaiting them holds
+	// that many bodies only this many at a time. Default 16.
+	MaxInFlight int
+
+	client *http.Client // sends the requests through the address guard; made by withDefaults
 }
 
 func (c Config) withDefaults() Config {
@@ -139,6 +165,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxSteps <= 0 {
 		c.MaxSteps = 100_000
 	}
+	if c.MaxLogBytes <= 0 {
+		c.MaxLogBytes = 64 << 10
+	}
 	if c.Retry.MaxAttempts <= 0 {
 		c.Retry.MaxAttempts = 3
 	}
@@ -156,9 +185,10 @@ func (c Config) withDefaults() Config {
 		if h.Timeout <= 0 {
 			h.Timeout = 30 * time.Second
 		}
-		if h.Client == nil {
-			h.Client = &http.Client{Timeout: h.Timeout}
+		if h.MaxInFlight <= 0 {
+			h.MaxInFlight = 16
 		}
+		h.client = newHTTPClient(&h)
 		c.HTTP = &h
 	}
 	return c

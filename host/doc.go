@@ -22,7 +22,9 @@
 //     steps, group commit of local steps, await. end.go: why a run ended (one
 //     endReason) and what that writes. trap.go: the engine's errors as text.
 //   - calls.go: the host calls of the ABI; http.go: outbound HTTP as intent,
-//     then outcome; sandbox.go: the deterministic WASI world of an instance.
+//     then outcome; netguard.go: the dialer every request goes through,
+//     which checks the address dialled against the internal ranges;
+//     sandbox.go: the deterministic WASI world of an instance.
 //   - module.go: checking and compiling a module (its bytes are read first by
 //     internal/wasmbin); modules.go: the module cache, its states, and the
 //     pool of ready instances.
@@ -46,8 +48,13 @@
 //     Config.ReadyInstances, started by takeInstance (refill); it ends when
 //     the pool is full, the module is evicted, or the host closes.
 //   - A sender per outbound HTTP request in flight (sendHTTP), started once
-//     the request's intent is durable; it ends when the response is settled,
-//     or at shutdown without writing (recovery decides, as after a crash).
+//     the request's intent is durable; it waits for one of
+//     HTTPConfig.MaxInFlight slots (Host.httpSlots, held until the outcome
+//     is recorded) before it sends, and ends when the response is settled
+//     (a failed write is retried with backoff, recordHTTP), or at shutdown
+//     without writing (recovery decides, as after a crash).
+//   - A releaser per task whose hand-back failed (giveBack), trying again
+//     with backoff; it ends when the release is written or the host closes.
 //
 // Callers' goroutines run the public calls; InvokeWait and Await block on
 // them until a promise settles.

@@ -277,11 +277,30 @@ func (r *run) localPrefix() []store.Entry {
 // giveBack hands an execution's task back after a failure of the host or the
 // store (not of the guest), so the same attempt is run again — here or by
 // another worker — after the task loop's next pass.
+//
+// The release itself must not fail quietly: a task this host still holds
+// has its lease renewed by every heartbeat while nothing here drives it, so
+// the execution would stay pending for ever. A failed release is tried
+// again in the background until it is written or the host closes (a host
+// that closes leaves its leases to expire).
 func (h *Host) giveBack(id string, err error) {
 	h.log.Error("execution interrupted by a host error; it will resume", "id", id, "err", err)
-	if rerr := h.store.ReleaseTasks(context.WithoutCancel(h.ctx), h.owner, []string{id}); rerr != nil {
-		h.log.Error("release task", "id", id, "err", rerr)
+	rerr := h.store.ReleaseTasks(context.WithoutCancel(h.ctx), h.owner, []string{id})
+	if rerr == nil || h.ctx.Err() != nil {
+		return
 	}
+	h.log.Error("release task; retrying", "id", id, "err", rerr)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for wait := recordRetry; h.wait(wait, nil); wait = min(2*wait, recordRetryMax) {
+			rerr := h.store.ReleaseTasks(h.ctx, h.owner, []string{id})
+			if rerr == nil || h.ctx.Err() != nil {
+				return
+			}
+			h.log.Warn("release task; retrying", "id", id, "err", rerr, "retry_in", wait)
+		}
+	}()
 }
 
 // shutdown writes the pending journal entries it may (localPrefix) and

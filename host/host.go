@@ -58,8 +58,9 @@ type Host struct {
 	watchMu  sync.Mutex                       // guards watchers
 	watchers map[string]map[*watcher]struct{} // promise id → waiting parties
 
-	httpMu   sync.Mutex      // guards inflight
-	inflight map[string]bool // http promise ids whose request this process is sending
+	httpMu    sync.Mutex      // guards inflight
+	inflight  map[string]bool // http promise ids whose request this process is sending
+	httpSlots chan struct{}   // requests being sent: a buffered slot each, at most HTTPConfig.MaxInFlight
 
 	stats hostStats
 }
@@ -99,6 +100,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		watchers:     map[string]map[*watcher]struct{}{},
 		inflight:     map[string]bool{},
 		recovered:    make(chan struct{}),
+	}
+	if cfg.HTTP != nil {
+		h.httpSlots = make(chan struct{}, cfg.HTTP.MaxInFlight)
 	}
 	h.modules.byHash = map[string]*module{}
 	h.modules.log = cfg.Logger

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -320,13 +321,16 @@ func TestHTTPIsOffUnlessGranted(t *testing.T) {
 	}
 }
 
-// allowLoopbackHTTP grants http to loopback addresses only.
+// allowLoopbackHTTP grants http to loopback addresses only: by name, and
+// the loopback ranges by address (refused by default).
 func allowLoopbackHTTP(c *host.Config) {
 	c.HTTP = &host.HTTPConfig{Allow: func(h string) bool {
 		ip := net.ParseIP(h)
 		return h == "localhost" || (ip != nil && ip.IsLoopback())
-	}}
+	}, AllowRanges: loopbackRanges}
 }
+
+var loopbackRanges = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // waitPromise waits until promise id exists.
 func waitPromise(t testing.TB, h *testHost, id string) store.Promise {

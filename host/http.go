@@ -44,16 +44,56 @@ func (h *Host) sendHTTP(id string, req []byte) {
 	go func() {
 		defer h.wg.Done()
 		defer h.doneHTTP(id)
+		if h.httpSlots != nil {
+			// Held until the outcome is recorded: its body is held as long.
+			select {
+			case h.httpSlots <- struct{}{}:
+				defer func() { <-h.httpSlots }()
+			case <-h.ctx.Done():
+				return // not sent: recovery decides, as after a crash
+			}
+		}
 		state, value := h.doHTTP(req)
-		if h.ctx.Err() != nil {
-			return // shutting down: recovery decides, as after a crash
-		}
-		_, err := h.Settle(h.ctx, store.Settle{ID: id, State: state, Value: store.Value{Data: value}, IdempotencyKey: "reprise:http"})
-		if err != nil && h.ctx.Err() == nil {
-			h.log.Error("record http response", "promise", id, "err", err)
-		}
+		h.recordHTTP(id, state, value)
 	}()
 }
+
+// recordHTTP settles http promise id with its outcome, and keeps trying
+// until it is recorded or the host closes: the execution awaiting it has no
+// other way forward, so a failed write must not leave it pending for ever.
+// A value the host refuses as too large becomes a rejection saying so; a
+// failing store is retried with backoff; at shutdown, recovery decides, as
+// after a crash.
+func (h *Host) recordHTTP(id string, state store.State, value []byte) {
+	s := store.Settle{ID: id, State: state, Value: store.Value{Data: value}, IdempotencyKey: "reprise:http"}
+	for wait := recordRetry; h.ctx.Err() == nil; wait = min(2*wait, recordRetryMax) {
+		_, err := h.Settle(h.ctx, s)
+		switch {
+		case err == nil, errors.Is(err, store.ErrForbidden), errors.Is(err, store.ErrNotFound):
+			return // recorded, or settled otherwise (canceled), or gone
+		case h.ctx.Err() != nil:
+			return
+		case errors.Is(err, ErrTooLarge) && s.State == store.Rejected:
+			s.Value.Data = nil // even the error is over a tiny limit: a rejection with no value still ends the wait
+			continue
+		case errors.Is(err, ErrTooLarge):
+			s.State = store.Rejected
+			s.Value.Data = errorValue(fmt.Sprintf("http: the response is too large to record: %d bytes as a value, over the payload size limit (payload_size) of %d bytes", len(s.Value.Data), h.cfg.MaxPayload), "")
+			continue
+		}
+		h.log.Warn("record http response; retrying", "promise", id, "err", err, "retry_in", wait)
+		if !h.wait(wait, nil) {
+			return
+		}
+	}
+}
+
+// How soon a failed write of an outcome the host must record is tried
+// again, doubling up to recordRetryMax.
+const (
+	recordRetry    = 50 * time.Millisecond
+	recordRetryMax = 5 * time.Second
+)
 
 func (h *Host) doHTTP(raw []byte) (store.State, []byte) {
 	var req abi.HTTPRequest
@@ -66,7 +106,7 @@ func (h *Host) doHTTP(raw []byte) (store.State, []byte) {
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return store.Rejected, errorValue(fmt.Sprintf("bad url %q: want an absolute http or https URL", req.URL), "")
+		return store.Rejected, errorValue(fmt.Sprintf("bad url %q: want an absolute http or https URL", shown(req.URL)), "")
 	}
 	if cfg.Allow != nil && !cfg.Allow(u.Hostname()) {
 		return store.Rejected, errorValue(fmt.Sprintf("http to %s is not allowed for this function (not in the allowlist)", u.Hostname()), "")
@@ -88,42 +128,74 @@ func (h *Host) doHTTP(raw []byte) (store.State, []byte) {
 	for k, v := range req.Headers {
 		hr.Header.Set(k, v)
 	}
-	client := *cfg.Client
-	prev := client.CheckRedirect
-	client.CheckRedirect = func(r *http.Request, via []*http.Request) error {
-		if cfg.Allow != nil && !cfg.Allow(r.URL.Hostname()) {
-			return fmt.Errorf("redirect to %s is not allowed", r.URL.Hostname())
-		}
-		if prev != nil {
-			return prev(r, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
-	}
-	resp, err := client.Do(hr)
+	resp, err := cfg.client.Do(hr)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return store.Rejected, errorValue(fmt.Sprintf("http %s %s: timed out after %s", method, req.URL, timeout), "")
+			return store.Rejected, errorValue(fmt.Sprintf("http %s %s: timed out after %s", method, shown(req.URL), timeout), "")
 		}
-		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: %v", method, req.URL, err), "")
+		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: %s", method, shown(req.URL), guestHTTPError(err)), "")
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(h.cfg.MaxPayload)+1))
 	if err != nil {
-		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: reading the response: %v", method, req.URL, err), "")
+		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: reading the response: %v", method, shown(req.URL), err), "")
 	}
 	if len(body) > h.cfg.MaxPayload {
-		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: the response body is over the %d-byte limit", method, req.URL, h.cfg.MaxPayload), "")
+		return store.Rejected, errorValue(fmt.Sprintf("http %s %s: the response body is over the %d-byte limit", method, shown(req.URL), h.cfg.MaxPayload), "")
 	}
 	out := abi.HTTPResponse{Status: resp.StatusCode, Headers: map[string]string{}, Body: body}
 	for k := range resp.Header {
 		out.Headers[k] = resp.Header.Get(k)
 	}
 	v, _ := json.Marshal(out)
+	if len(v) > h.cfg.MaxPayload {
+		// The body fit, but the value the guest reads (status, headers and
+		// the body in base64) would not: the promise could never be settled
+		// with it.
+		return store.Rejected, errorValue(responseTooLarge(method, shown(req.URL), len(v), h.cfg.MaxPayload), "")
+	}
 	return store.Resolved, v
+}
+
+// shown is a URL as an error names it: cut short, so that the error of a
+// request with a huge URL still fits in a promise's value.
+func shown(u string) string {
+	const most = 512
+	if len(u) <= most {
+		return u
+	}
+	return u[:most] + "..."
+}
+
+// responseTooLarge is the guest's error for a response too large to record.
+func responseTooLarge(method, url string, n, limit int) string {
+	return fmt.Sprintf("http %s %s: the response is too large: %d bytes as a value (status, headers and the body in base64), over the payload size limit (payload_size) of %d bytes; ask for less (a range or a smaller page), or have the limit raised", method, url, n, limit)
+}
+
+// guestHTTPError is the text of a failed request for the guest: what went
+// wrong, without the server's own addresses (a net.OpError names the local
+// address and port; a DNS error names the resolver).
+func guestHTTPError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var refused *RefusedAddressError
+	var oe *net.OpError
+	var de *net.DNSError
+	switch {
+	case errors.As(err, &refused):
+		return refused.Error()
+	case errors.As(err, &de):
+		return resolveError(de.Name, de).Error()
+	case errors.As(err, &oe):
+		if oe.Err != nil {
+			return oe.Op + ": " + oe.Err.Error()
+		}
+		return oe.Op + " failed"
+	}
+	return err.Error()
 }
 
 // recoverHTTP handles a replayed http step whose outcome was never recorded

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/store"
@@ -50,8 +53,10 @@ type run struct {
 	stepAt     time.Time     // when the guest's current step began (Stats.Steps); zero while it waits
 	evict      chan struct{} // sent to by park when this run is evicted from memory while parked
 
-	tail []byte // the end of the guest's stderr, for trap messages
-	slab []byte // small outcomes are cut from it: one allocation per many steps
+	tail     []byte // the end of the guest's stderr, for trap messages
+	logBytes int64  // guest log text of this attempt so far, replayed calls included (logBudget)
+	outBytes int64  // guest stdout and stderr of this attempt so far, likewise
+	slab     []byte // small outcomes are cut from it: one allocation per many steps
 }
 
 // handle is what a handle refers to: a promise this attempt created or found.
@@ -202,8 +207,15 @@ func (r *run) output(p []byte) {
 	if len(r.tail) > tailMax {
 		r.tail = append(r.tail[:0], r.tail[len(r.tail)-tailMax/2:]...)
 	}
-	if !r.replaying() {
-		r.h.log.Debug("guest output", "id", r.exec.ID, "text", strings.TrimRight(string(p[:min(len(p), 4096)]), "\n"))
+	keep, write, cut := r.logBudget(&r.outBytes, p)
+	if r.replaying() {
+		return
+	}
+	if write && len(keep) > 0 {
+		r.h.log.Debug("guest output", "text", escapeGuestText(bytes.TrimRight(keep[:min(len(keep), 4096)], "\n")), "execution", r.exec.ID, "function", r.exec.Function)
+	}
+	if cut {
+		r.logTruncated()
 	}
 }
 
@@ -530,7 +542,11 @@ func (r *run) suspend(ids []string) {
 }
 
 // logGuest writes a guest's log line, once: not again while replaying.
+// The guest's text is data: it is a field of a record whose message is the
+// host's ("guest log"), escaped so that it can neither end the line nor
+// steer a terminal, and bounded by the attempt's log budget.
 func (r *run) logGuest(level int32, msg []byte) {
+	keep, write, cut := r.logBudget(&r.logBytes, msg)
 	if r.replaying() {
 		return
 	}
@@ -543,5 +559,66 @@ func (r *run) logGuest(level int32, msg []byte) {
 	case abi.LogError:
 		l = slog.LevelError
 	}
-	r.h.log.Log(r.ctx, l, string(msg), "execution", r.exec.ID, "function", r.exec.Function)
+	if write {
+		r.h.log.Log(r.ctx, l, "guest log", "text", escapeGuestText(keep), "execution", r.exec.ID, "function", r.exec.Function)
+	}
+	if cut {
+		r.logTruncated()
+	}
+}
+
+// logBudget counts guest text against one of the attempt's budgets of
+// Config.MaxLogBytes (*used: log calls, or stdout and stderr) and returns
+// the part of b to write, whether to write it (false once the budget is
+// spent), and cut, true on the one call whose text passes the budget. It
+// counts while replaying too, without writing: the guest makes the same
+// calls again, so a resumed attempt goes on counting from where its last
+// pass was.
+func (r *run) logBudget(used *int64, b []byte) (keep []byte, write, cut bool) {
+	limit := int64(r.h.cfg.MaxLogBytes)
+	before := *used
+	*used += int64(len(b))
+	keep = b[:max(0, min(int64(len(b)), limit-before))]
+	return keep, len(keep) > 0 || *used <= limit, before <= limit && *used > limit
+}
+
+// logTruncated notes, once an attempt, that its guest log text passed the
+// budget and the rest is dropped.
+func (r *run) logTruncated() {
+	r.h.log.Warn("guest log truncated: the execution attempt passed its log limit; the rest of its log text is dropped",
+		"limit_bytes", r.h.cfg.MaxLogBytes, "execution", r.exec.ID, "function", r.exec.Function)
+}
+
+// escapeGuestText writes guest bytes as one line of text: newlines, tabs,
+// every other control or format character (ESC, NUL, bidirectional
+// overrides) and bytes that are not UTF-8 become Go escapes (\n, \x1b,
+// \u202e); printable text, backslashes included, is left as it is.
+func escapeGuestText(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b))
+	for len(b) > 0 {
+		c, n := utf8.DecodeRune(b)
+		switch {
+		case c == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&sb, `\x%02x`, b[0])
+		case c == '\n':
+			sb.WriteString(`\n`)
+		case c == '\r':
+			sb.WriteString(`\r`)
+		case c == '\t':
+			sb.WriteString(`\t`)
+		case !unicode.IsPrint(c):
+			if c < 0x80 {
+				fmt.Fprintf(&sb, `\x%02x`, c)
+			} else if c <= 0xffff {
+				fmt.Fprintf(&sb, `\u%04x`, c)
+			} else {
+				fmt.Fprintf(&sb, `\U%08x`, c)
+			}
+		default:
+			sb.Write(b[:n])
+		}
+		b = b[n:]
+	}
+	return sb.String()
 }

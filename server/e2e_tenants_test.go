@@ -44,7 +44,7 @@ func TestE2EWithTenants(t *testing.T) {
 	bin, data := filepath.Join(dir, "reprise"), filepath.Join(t.TempDir(), "data")
 	acmeTok := reprise(t, bin, "--data", data, "tenant", "create", "acme")
 	globexTok := reprise(t, bin, "--data", data, "tenant", "create", "globex")
-	webTok := reprise(t, bin, "--data", data, "tenant", "create", "web", "--http-allow", "127.0.0.1")
+	webTok := reprise(t, bin, "--data", data, "tenant", "create", "web", "--http-allow", "127.0.0.1", "--http-allow-ranges", "127.0.0.1")
 	tightTok := reprise(t, bin, "--data", data, "tenant", "create", "tight", "--memory", "1MiB", "--journal-length", "3", "--step-time", "300ms")
 	acme, globex, web, tight := bearerHeader(acmeTok), bearerHeader(globexTok), bearerHeader(webTok), bearerHeader(tightTok)
 

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,12 @@ type Limits struct {
 	// HTTPAllow lists the hosts guests may reach over HTTP: names,
 	// "*.example.com" for subdomains, "*" for any. Empty: none.
 	HTTPAllow []string `json:"http_allow,omitempty"`
+	// HTTPAllowRanges lists the internal address ranges (CIDRs, or single
+	// addresses) guests may connect to. Every connection is checked on the
+	// address dialled: loopback, private, link-local, CGNAT, unique-local,
+	// multicast and unspecified addresses are refused, whatever name led
+	// there, unless a range here holds them. Empty: none.
+	HTTPAllowRanges []string `json:"http_allow_ranges,omitempty"`
 }
 
 // The limit names, as error bodies report them.
@@ -48,6 +55,8 @@ const (
 	LimitJournalLength = "journal_length"
 	LimitHTTPAllow     = "http_allow"
 	LimitStorage       = "storage" // as store.LimitStorage
+	// LimitHTTPAllowRanges names HTTPAllowRanges.
+	LimitHTTPAllowRanges = "http_allow_ranges"
 )
 
 // DefaultLimits are safe for a shared server on a small machine.
@@ -117,7 +126,45 @@ func (l Limits) Validate() error {
 			return fmt.Errorf("limit %s: %q is not a host pattern: use a host name, *.example.com for its subdomains, or * for any", LimitHTTPAllow, h)
 		}
 	}
+	for _, r := range l.HTTPAllowRanges {
+		if _, err := ParseAddrRange(r); err != nil {
+			return fmt.Errorf("limit %s: %q is not an address range: write a CIDR such as 10.1.0.0/16 or fd00::/8, or a single address", LimitHTTPAllowRanges, r)
+		}
+	}
 	return nil
+}
+
+// HTTPRanges returns HTTPAllowRanges parsed; Validate has refused any that
+// does not parse, and such a one is left out.
+func (l Limits) HTTPRanges() []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range l.HTTPAllowRanges {
+		if p, err := ParseAddrRange(r); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ParseAddrRange reads a CIDR, or an address as the range of that one address.
+// An IPv4-mapped range is written as the IPv4 range it maps, the form the
+// host matches dialled addresses in.
+func ParseAddrRange(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q has a zone", s)
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
 }
 
 // AllowsHTTP reports whether host (a name or IP, no port) matches the

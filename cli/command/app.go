@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -60,8 +61,9 @@ type app struct {
 	dataDir  string
 	cacheDir string
 	// remote is the server of --server; nil works on the data directory.
-	remote    *remote
-	allowHTTP []string
+	remote      *remote
+	allowHTTP   []string
+	allowRanges []netip.Prefix // --allow-http-ranges
 	// diskReserve is the free space, in bytes, that writes to a store
 	// must leave on its disk (--disk-reserve).
 	diskReserve int64
@@ -136,6 +138,10 @@ Example (in a clone of the repository, with Go installed):
 				Name: "allow-http", EnvVars: []string{"REPRISE_ALLOW_HTTP"},
 				Usage: "grant guests outbound HTTP to these `HOSTS` (comma-separated names; *.example.com for subdomains, * for all); default none",
 			},
+			&cli.StringSliceFlag{
+				Name: "allow-http-ranges", EnvVars: []string{"REPRISE_ALLOW_HTTP_RANGES"},
+				Usage: "let guests connect to these internal address `CIDRS` (loopback, private, link-local, ... are refused by the address dialled; an address or localhost named in --allow-http is allowed too); default none",
+			},
 		},
 		Commands: []*cli.Command{
 			a.runCommand(), a.buildCommand(), a.deployCommand(), a.functionsCommand(),
@@ -197,6 +203,13 @@ func (a *app) before(c *cli.Context) error {
 				a.allowHTTP = append(a.allowHTTP, strings.ToLower(h))
 			}
 		}
+	}
+	for _, r := range splitList(c.StringSlice("allow-http-ranges")) {
+		p, err := tenant.ParseAddrRange(r)
+		if err != nil {
+			return usageErrorf("--allow-http-ranges: %q is not an address range: write a CIDR such as 10.1.0.0/16, or an address", r)
+		}
+		a.allowRanges = append(a.allowRanges, p)
 	}
 	return nil
 }

@@ -175,6 +175,28 @@ func TestAllowHTTPMatchesNamesSubdomainsAndStar(t *testing.T) {
 	}
 }
 
+// Locally, naming an address or localhost in --allow-http allows it by
+// address too; a name that is not one allows no internal range.
+func TestAllowHTTPNamedAddressesAllowTheirRange(t *testing.T) {
+	for _, c := range []struct {
+		allow []string
+		want  []string
+	}{
+		{[]string{"api.example.com", "*"}, nil},
+		{[]string{"localhost"}, []string{"127.0.0.0/8", "::1/128"}},
+		{[]string{"127.0.0.1", "[::1]"}, []string{"127.0.0.1/32", "::1/128"}},
+		{[]string{"10.1.2.3"}, []string{"10.1.2.3/32"}},
+	} {
+		var got []string
+		for _, p := range (&app{allowHTTP: c.allow}).httpConfig().AllowRanges {
+			got = append(got, p.String())
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("--allow-http %v: ranges %v, want %v", c.allow, got, c.want)
+		}
+	}
+}
+
 // run runs the command line in-process.
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()

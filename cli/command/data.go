@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -147,25 +149,43 @@ func (q quietClose) WithGroup(name string) slog.Handler {
 }
 
 // httpConfig grants outbound HTTP per --allow-http: nil (none) by default,
-// every host for "*", else the names listed; "*.example.com" matches the
-// subdomains of example.com.
+// every host name for "*", else the names listed; "*.example.com" matches
+// the subdomains of example.com.
+//
+// Addresses are checked as for tenants (internal ones refused), with one
+// difference for this single-user mode, where the machine is the user's: an
+// address or localhost named in --allow-http is allowed, since naming it is
+// asking for it (localhost: the loopback ranges). Other internal ranges are
+// given with --allow-http-ranges. A name that merely resolves to an internal
+// address reaches nothing.
 func (a *app) httpConfig() *host.HTTPConfig {
 	if len(a.allowHTTP) == 0 {
 		return nil
 	}
+	cfg := &host.HTTPConfig{AllowRanges: slices.Clone(a.allowRanges), RangesSetting: "--allow-http-ranges (or naming the address in --allow-http)"}
 	allowed := map[string]bool{}
 	var suffixes []string
+	star := false
 	for _, h := range a.allowHTTP {
 		switch {
 		case h == "*":
-			return &host.HTTPConfig{}
+			star = true
 		case strings.HasPrefix(h, "*."):
 			suffixes = append(suffixes, h[1:])
 		default:
 			allowed[h] = true
 		}
+		if h == "localhost" {
+			cfg.AllowRanges = append(cfg.AllowRanges, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+		} else if ip, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil && ip.Zone() == "" {
+			ip = ip.Unmap()
+			cfg.AllowRanges = append(cfg.AllowRanges, netip.PrefixFrom(ip, ip.BitLen()))
+		}
 	}
-	return &host.HTTPConfig{Allow: func(h string) bool {
+	if star {
+		return cfg
+	}
+	cfg.Allow = func(h string) bool {
 		h = strings.ToLower(h)
 		if allowed[h] {
 			return true
@@ -176,5 +196,6 @@ func (a *app) httpConfig() *host.HTTPConfig {
 			}
 		}
 		return false
-	}}
+	}
+	return cfg
 }

@@ -349,7 +349,7 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 	}
 	// Always an allowlist, even an empty one, so a refused call names the
 	// host that is not in it.
-	httpCfg := &host.HTTPConfig{Allow: l.AllowsHTTP}
+	httpCfg := &host.HTTPConfig{Allow: l.AllowsHTTP, AllowRanges: l.HTTPRanges(), RangesSetting: "the tenant limit " + tenant.LimitHTTPAllowRanges}
 	closing := new(atomic.Bool)
 	h, err := host.New(f.ctx, host.Config{
 		Store:       db,

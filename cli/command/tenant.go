@@ -31,8 +31,10 @@ stored, and limits. A running server sees changes within a second.
 
 Limits (a 0 or absent flag means the default). Sizes take KiB, MiB, GiB.
 rate, burst, module-size and storage apply at once; memory, step-time,
-concurrency, journal-length, http-allow and payload-size (inside executions)
-when the server next starts.`,
+concurrency, journal-length, http-allow, http-allow-ranges and payload-size
+(inside executions) when the server next starts. Outbound HTTP is checked on
+the address dialled: internal addresses are refused unless http-allow-ranges
+holds them, so allowing a name (even localhost) reaches no internal port.`,
 			"reprise tenant create acme --rate 50 --memory 64MiB",
 			"export REPRISE_TOKEN=$(reprise tenant create acme)",
 			"reprise tenant set acme --http-allow api.example.com,*.internal.example.com",
@@ -48,6 +50,7 @@ when the server next starts.`,
 			&cli.IntFlag{Name: "journal-length", Usage: "steps of one execution attempt (default 10000)"},
 			&cli.StringFlag{Name: "storage", Usage: "disk space the tenant's store may occupy, `SIZE`; past it writes get 507 (default 1GiB)"},
 			&cli.StringSliceFlag{Name: "http-allow", Usage: "`HOSTS` guests may reach over HTTP: names, *.example.com, * for any; \"none\" clears (default none)"},
+			&cli.StringSliceFlag{Name: "http-allow-ranges", Usage: "internal address `CIDRS` guests may connect to (loopback, private, link-local, ... are refused by the address dialled, whatever the name), e.g. 10.1.0.0/16; \"none\" clears (default none)"},
 		},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -171,19 +174,28 @@ func limitFlags(c *cli.Context, l *tenant.Limits) error {
 		l.JournalLength = c.Int("journal-length")
 	}
 	if c.IsSet("http-allow") {
-		l.HTTPAllow = nil
-		for _, v := range c.StringSlice("http-allow") {
-			for _, h := range strings.Split(v, ",") {
-				if h = strings.ToLower(strings.TrimSpace(h)); h != "" && h != "none" {
-					l.HTTPAllow = append(l.HTTPAllow, h)
-				}
-			}
-		}
+		l.HTTPAllow = splitList(c.StringSlice("http-allow"))
+	}
+	if c.IsSet("http-allow-ranges") {
+		l.HTTPAllowRanges = splitList(c.StringSlice("http-allow-ranges"))
 	}
 	if err := l.Validate(); err != nil {
 		return withCode(ExitUsage, err)
 	}
 	return nil
+}
+
+// splitList reads a repeatable, comma-separated flag; "none" clears it.
+func splitList(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, x := range strings.Split(v, ",") {
+			if x = strings.ToLower(strings.TrimSpace(x)); x != "" && x != "none" {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
 }
 
 // describeLimits lists the effective limits, one word each.
@@ -193,9 +205,14 @@ func describeLimits(set tenant.Limits) string {
 	if len(l.HTTPAllow) > 0 {
 		http = strings.Join(l.HTTPAllow, ",")
 	}
-	return fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d storage=%s http_allow=%s",
+	out := fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d storage=%s http_allow=%s",
 		sizeText(int64(l.Memory)), time.Duration(l.StepTime), l.Concurrency, l.Rate, l.Burst,
 		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, sizeText(l.Storage), http)
+	ranges := "none"
+	if len(l.HTTPAllowRanges) > 0 {
+		ranges = strings.Join(l.HTTPAllowRanges, ",")
+	}
+	return out + " http_allow_ranges=" + ranges
 }
 
 func sizeText(n int64) string {

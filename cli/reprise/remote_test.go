@@ -34,6 +34,9 @@ type server struct {
 	data  string // its data directory
 	token string // the tenant's, when the server authenticates
 	proc  *exec.Cmd
+	// stdout and stderr are what the server printed after its first line,
+	// and its log.
+	stdout, stderr *syncBuffer
 }
 
 // startServer starts `reprise serve` on a new data directory and waits until
@@ -59,8 +62,8 @@ func startServe(t *testing.T, data, token string, flags ...string) server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
-	c.Stderr = &stderr
+	stderr := new(syncBuffer)
+	c.Stderr = stderr
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +71,14 @@ func startServe(t *testing.T, data, token string, flags ...string) server {
 		c.Process.Kill()
 		c.Wait()
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
 	if !strings.HasPrefix(line, "listening on http://") {
 		t.Fatalf("reprise serve printed %q (%v); stderr:\n%s", line, err, stderr.String())
 	}
-	go io.Copy(io.Discard, stdout)
-	s := server{url: strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), data: data, token: token, proc: c}
+	rest := new(syncBuffer)
+	go io.Copy(rest, out)
+	s := server{url: strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), data: data, token: token, proc: c, stdout: rest, stderr: stderr}
 	eventually(t, "the server is ready", func() bool {
 		resp, err := http.Get(s.url + "/readyz")
 		if err != nil {
