@@ -64,9 +64,10 @@ var _ store.Store = (*DB)(nil)
 //
 // Badger locks dir, so this process owns the store exclusively; a second Open
 // of the same dir, from this process or another, fails with ErrLocked. Because
-// of that ownership, Open voids every task lease left by earlier processes:
-// their tasks become ready (unclaimed), so recovery after a crash finds every
-// unfinished execution with one ClaimTasks.
+// of that ownership, Open voids every owner's lease left by earlier
+// processes: their tasks are claimable at once, so recovery after a crash
+// finds every unfinished execution through ClaimTasks. That reads one record
+// per earlier owner that still held tasks, not the tasks themselves.
 func Open(dir string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -101,13 +102,21 @@ func Open(dir string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	n, err := d.voidLeases()
+	n, err := d.voidLegacyLeases()
 	if err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: void leases: %w", dir, err)
 	}
 	if n > 0 {
 		log.Info("voided task leases of a previous process", "tasks", n)
+	}
+	owners, err := d.voidLeases()
+	if err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store %s: void leases: %w", dir, err)
+	}
+	if owners > 0 {
+		log.Info("voided task leases of a previous process", "owners", owners)
 	}
 	go d.commitLoop()
 	return d, nil

@@ -17,8 +17,12 @@ const (
 	kindJournal  = 'j' // j len exec attempt seq   → journal entry
 	kindTask     = 't' // t exec                   → task
 	kindReady    = 'r' // r readyAt exec           → (empty) unclaimed tasks
-	kindLease    = 'l' // l leaseUntil exec        → (empty) claimed tasks
-	kindOwner    = 'o' // o len owner exec         → (empty) tasks by owner, for Heartbeat
+	kindOwner    = 'o' // o len owner exec         → (empty) claimed tasks, by owner
+	kindLease    = 'L' // L owner                  → the owner's lease: until when (Unix ms) its tasks are its own
+	kindExpiry   = 'E' // E leaseUntil owner       → (empty) owners' leases by when they lapse
+	// kindLegacyLease is the index of claimed tasks by their own lease, of
+	// stores written before leases were their owners'; Open clears it.
+	kindLegacyLease = 'l' // l leaseUntil exec → (empty)
 	kindCallback = 'c' // c promise                → exec ids awaiting it
 	kindWaiting  = 'w' // w exec                   → promise ids it awaits
 	kindModule   = 'm' // m hash                   → wasm bytes
