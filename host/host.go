@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reprise-wasm/reprise/abi"
@@ -41,7 +42,15 @@ type Host struct {
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup // every goroutine the host starts; Close waits for them
 
-	slots     chan struct{} // running guests: a buffered slot each, at most Config.Workers
+	slots chan struct{} // running guests: a buffered slot each, at most Config.Workers
+	// backlog is set while tasks may wait in the store for a running slot
+	// (deferred here, or more ready than the last claim took): a slot
+	// given back then wakes the task loop.
+	backlog atomic.Bool
+	deferMu sync.Mutex // guards deferred
+	// deferred are tasks claimed here that found no free slot, to hand
+	// back to the store (Host.dispatch).
+	deferred  []string
 	recovered chan struct{} // closed once the first claim of tasks is dispatched
 	kicks     struct{ tasks, timers chan struct{} }
 
@@ -146,6 +155,9 @@ func (h *Host) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// Tasks that waited for a slot are ready for the next start at once,
+	// not only once this host's lease lapses.
+	h.releaseDeferred(ctx)
 	if err := h.closeModules(ctx); err != nil {
 		return err
 	}
@@ -445,7 +457,7 @@ func (h *Host) WaitIdle(ctx context.Context) error {
 		case <-t.C:
 		}
 		h.execMu.Lock()
-		busy := len(h.active) > h.parked.Len()
+		busy := len(h.active) > h.parked.Len() || h.backlog.Load()
 		h.execMu.Unlock()
 		h.httpMu.Lock()
 		busy = busy || len(h.inflight) > 0

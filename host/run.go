@@ -74,7 +74,9 @@ func runOf(ctx context.Context) *run { return ctx.Value(runKey{}).(*run) }
 // attempt, runs the guest and writes what follows from its end. It runs
 // nothing when the execution has finished, or when the host is closing.
 func (h *Host) execute(a *active) {
-	if !h.takeSlot() {
+	if a.slot {
+		a.slot = false // taken by dispatch
+	} else if !h.takeSlot() {
 		return // still queued: drive ends it
 	}
 	h.execMu.Lock()

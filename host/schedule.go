@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"time"
 
 	"github.com/reprise-wasm/reprise/store"
@@ -8,9 +9,6 @@ import (
 
 // Batch sizes and waits of the background loops.
 const (
-	// claimBatch is how many tasks the task loop claims at a time; a full
-	// batch is followed at once by the next.
-	claimBatch = 256
 	// timerBatch is how many timed-out promises the timer loop settles in
 	// one store operation; a full batch is followed at once by the next.
 	timerBatch = 1000
@@ -27,28 +25,73 @@ const (
 // dispatch makes sure a goroutine drives execution id, and returns the new
 // record when it made one. When id is driven here already, a task for it
 // is remembered and run after the current pass (the pass may have just
-// suspended it), and dispatch returns nil; so it does when the host is
-// closing.
+// suspended it), and dispatch returns nil.
+//
+// A task that cannot run now — no running slot is free, or the host is
+// closing — gets no goroutine: it is handed back to the store (deferTask),
+// where it waits, holding no memory here, until the task loop claims it
+// for a free slot. So the goroutines and memory of a host follow what runs
+// and what is parked, not how many tasks wait.
 //
 // f carries what the host just wrote, or for InvokeWait the start it holds
 // back (f.held): a held start is no task, so an execution already driven
-// here is left alone, and the caller takes the ordinary way.
+// here is left alone, and the caller takes the ordinary way. A held start
+// waits for a slot on its goroutine: there is one per caller waiting on
+// InvokeWait, and nothing in the store to hand back.
 func (h *Host) dispatch(id string, f *fresh) *active {
 	h.execMu.Lock()
-	defer h.execMu.Unlock()
 	if a, ok := h.active[id]; ok {
 		if f == nil || f.held == nil {
 			a.again = true
 		}
+		h.execMu.Unlock()
 		return nil
 	}
-	if h.ctx.Err() != nil {
+	held := f != nil && f.held != nil
+	if h.ctx.Err() != nil || (!held && !h.trySlot()) {
+		h.execMu.Unlock()
+		if !held {
+			h.deferTask(id)
+		}
 		return nil
 	}
 	a := h.newActive(id, f)
+	a.slot = !held
 	h.wg.Add(1)
 	go h.drive(a)
+	h.execMu.Unlock()
 	return a
+}
+
+// deferTask notes that the task of id, claimed here, cannot run now: the
+// task loop hands it back to the store, ready for the next free slot.
+func (h *Host) deferTask(id string) {
+	h.deferMu.Lock()
+	h.deferred = append(h.deferred, id)
+	h.deferMu.Unlock()
+	h.backlog.Store(true)
+	kick(h.kicks.tasks)
+}
+
+// releaseDeferred hands the deferred tasks back to the store.
+func (h *Host) releaseDeferred(ctx context.Context) {
+	h.deferMu.Lock()
+	ids := h.deferred
+	h.deferred = nil
+	h.deferMu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if err := h.store.ReleaseTasks(ctx, h.owner, ids); err != nil {
+		// They stay claimed here: the next pass tries again, and should
+		// this host die first, its lease lapses and others claim them.
+		h.deferMu.Lock()
+		h.deferred = append(h.deferred, ids...)
+		h.deferMu.Unlock()
+		if h.ctx.Err() == nil {
+			h.log.Error("hand back tasks that wait for a slot", "tasks", len(ids), "err", err)
+		}
+	}
 }
 
 func (h *Host) dispatchAll(ts []store.Task) {
@@ -87,7 +130,27 @@ func (h *Host) takeSlot() bool {
 	}
 }
 
-func (h *Host) giveSlot() { <-h.slots }
+// trySlot takes a running slot if one is free now.
+func (h *Host) trySlot() bool {
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// freeSlots is how many running slots are free now.
+func (h *Host) freeSlots() int { return cap(h.slots) - len(h.slots) }
+
+// giveSlot gives a running slot back, and wakes the task loop when tasks
+// wait in the store for one.
+func (h *Host) giveSlot() {
+	<-h.slots
+	if h.backlog.Load() {
+		kick(h.kicks.tasks)
+	}
+}
 
 // watcher is one party waiting for promises to settle.
 type watcher struct {
@@ -227,12 +290,23 @@ func kick(c chan struct{}) {
 }
 
 // taskLoop claims ready tasks: at start every unfinished execution (recovery),
-// later retries whose backoff has passed and anything another writer made ready.
+// later retries whose backoff has passed, tasks that waited for a slot and
+// anything another writer made ready. It claims only as many as there are
+// free running slots, so what cannot run stays in the store; a slot given
+// back wakes it while tasks wait (Host.backlog).
 func (h *Host) taskLoop() {
 	first := true
 	for h.ctx.Err() == nil {
+		h.releaseDeferred(h.ctx)
+		free := h.freeSlots()
+		if free <= 0 {
+			if !h.wait(taskPoll, h.kicks.tasks) {
+				return
+			}
+			continue
+		}
 		now := time.Now()
-		tasks, next, err := h.store.ClaimTasks(h.ctx, h.owner, now.UnixMilli(), h.leaseUntil(), claimBatch)
+		tasks, next, err := h.store.ClaimTasks(h.ctx, h.owner, now.UnixMilli(), h.leaseUntil(), free)
 		if err != nil {
 			if h.ctx.Err() == nil {
 				h.log.Error("claim tasks", "err", err)
@@ -242,8 +316,10 @@ func (h *Host) taskLoop() {
 			}
 			continue
 		}
+		more := len(tasks) == free || (next > 0 && next <= now.UnixMilli())
+		h.backlog.Store(more)
 		h.dispatchAll(tasks)
-		if len(tasks) == claimBatch {
+		if more {
 			continue
 		}
 		if first {
