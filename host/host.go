@@ -78,6 +78,7 @@ type Host struct {
 type fresh struct {
 	exec  store.Execution
 	input []byte
+	depth int // the execution's TagDepth
 	// held, for an invocation through InvokeWait, is its start, not yet
 	// written: the run writes it with its first durable step.
 	held *heldStart
@@ -280,6 +281,9 @@ func (h *Host) newStart(ctx context.Context, name string, input []byte, opts Inv
 	}
 	f, err := h.function(ctx, name)
 	if err != nil {
+		return store.Start{}, err
+	}
+	if err := h.checkPending(ctx, 0); err != nil {
 		return store.Start{}, err
 	}
 	id := opts.ID

@@ -29,6 +29,15 @@ type Limits struct {
 	PayloadSize int64 `json:"payload_size,omitempty"`
 	// JournalLength bounds the journal of one execution attempt (its steps).
 	JournalLength int `json:"journal_length,omitempty"`
+	// Pending bounds the tenant's pending executions (queued, running or
+	// waiting): an invocation past it is refused, from the API with 429.
+	Pending int `json:"pending,omitempty"`
+	// Children bounds the children one execution attempt invokes; Depth
+	// how deep invocations nest (a top-level execution is at depth 0). A
+	// guest's invoke past either, or past Pending, gets a rejected promise
+	// naming the limit.
+	Children int `json:"children,omitempty"`
+	Depth    int `json:"depth,omitempty"`
 	// HTTPAllow lists the hosts guests may reach over HTTP: names,
 	// "*.example.com" for subdomains, "*" for any. Empty: none.
 	HTTPAllow []string `json:"http_allow,omitempty"`
@@ -44,6 +53,9 @@ const (
 	LimitPayloadSize   = "payload_size"
 	LimitJournalLength = "journal_length"
 	LimitHTTPAllow     = "http_allow"
+	LimitPending       = "pending"
+	LimitChildren      = "children"
+	LimitDepth         = "depth"
 )
 
 // DefaultLimits are safe for a shared server on a small machine.
@@ -57,6 +69,9 @@ func DefaultLimits() Limits {
 		ModuleSize:    32 << 20,
 		PayloadSize:   1 << 20,
 		JournalLength: 10_000,
+		Pending:       10_000,
+		Children:      1_000,
+		Depth:         16,
 	}
 }
 
@@ -87,6 +102,15 @@ func (l Limits) WithDefaults() Limits {
 	if l.JournalLength == 0 {
 		l.JournalLength = d.JournalLength
 	}
+	if l.Pending == 0 {
+		l.Pending = d.Pending
+	}
+	if l.Children == 0 {
+		l.Children = d.Children
+	}
+	if l.Depth == 0 {
+		l.Depth = d.Depth
+	}
 	return l
 }
 
@@ -98,7 +122,8 @@ func (l Limits) Validate() error {
 	case l.Memory > 4<<30:
 		return fmt.Errorf("limit %s: %d bytes is more than the 4 GiB a 32-bit guest can address", LimitMemory, l.Memory)
 	case l.StepTime < 0 || l.Concurrency < 0 || l.Rate < 0 || l.Burst < 0 ||
-		l.ModuleSize < 0 || l.PayloadSize < 0 || l.JournalLength < 0:
+		l.ModuleSize < 0 || l.PayloadSize < 0 || l.JournalLength < 0 ||
+		l.Pending < 0 || l.Children < 0 || l.Depth < 0:
 		return fmt.Errorf("limits may not be negative")
 	}
 	for _, h := range l.HTTPAllow {

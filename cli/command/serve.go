@@ -353,6 +353,9 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 		MaxParked:   maxParked(l.Memory),
 		MaxPayload:  int(l.PayloadSize),
 		MaxSteps:    l.JournalLength,
+		MaxPending:  l.Pending,
+		MaxChildren: l.Children,
+		MaxDepth:    l.Depth,
 	})
 	if err != nil {
 		db.Close()

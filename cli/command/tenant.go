@@ -31,8 +31,8 @@ stored, and limits. A running server sees changes within a second.
 
 Limits (a 0 or absent flag means the default). Sizes take KiB, MiB, GiB.
 rate, burst and module-size apply at once; memory, step-time, concurrency,
-journal-length, http-allow and payload-size (inside executions) when the
-server next starts.`,
+journal-length, pending, children, depth, http-allow and payload-size
+(inside executions) when the server next starts.`,
 			"reprise tenant create acme --rate 50 --memory 64MiB",
 			"export REPRISE_TOKEN=$(reprise tenant create acme)",
 			"reprise tenant set acme --http-allow api.example.com,*.internal.example.com",
@@ -46,6 +46,9 @@ server next starts.`,
 			&cli.StringFlag{Name: "module-size", Usage: "largest module upload, `SIZE` (default 32MiB)"},
 			&cli.StringFlag{Name: "payload-size", Usage: "largest input, result or promise value, `SIZE` (default 1MiB)"},
 			&cli.IntFlag{Name: "journal-length", Usage: "steps of one execution attempt (default 10000)"},
+			&cli.IntFlag{Name: "pending", Usage: "pending executions the tenant may have; invocations past it are refused (default 10000)"},
+			&cli.IntFlag{Name: "children", Usage: "children one execution may invoke (default 1000)"},
+			&cli.IntFlag{Name: "depth", Usage: "how deep invocations may nest (default 16)"},
 			&cli.StringSliceFlag{Name: "http-allow", Usage: "`HOSTS` guests may reach over HTTP: names, *.example.com, * for any; \"none\" clears (default none)"},
 		},
 		OnUsageError: onUsageError,
@@ -166,6 +169,11 @@ func limitFlags(c *cli.Context, l *tenant.Limits) error {
 	if c.IsSet("journal-length") {
 		l.JournalLength = c.Int("journal-length")
 	}
+	for flag, dst := range map[string]*int{"pending": &l.Pending, "children": &l.Children, "depth": &l.Depth} {
+		if c.IsSet(flag) {
+			*dst = c.Int(flag)
+		}
+	}
 	if c.IsSet("http-allow") {
 		l.HTTPAllow = nil
 		for _, v := range c.StringSlice("http-allow") {
@@ -189,9 +197,9 @@ func describeLimits(set tenant.Limits) string {
 	if len(l.HTTPAllow) > 0 {
 		http = strings.Join(l.HTTPAllow, ",")
 	}
-	return fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d http_allow=%s",
+	return fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d pending=%d children=%d depth=%d http_allow=%s",
 		sizeText(int64(l.Memory)), time.Duration(l.StepTime), l.Concurrency, l.Rate, l.Burst,
-		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, http)
+		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, l.Pending, l.Children, l.Depth, http)
 }
 
 func sizeText(n int64) string {
