@@ -283,14 +283,18 @@ func (h *Host) newStart(ctx context.Context, name string, input []byte, opts Inv
 	if err != nil {
 		return store.Start{}, err
 	}
-	if err := h.checkPending(ctx, 0); err != nil {
-		return store.Start{}, err
-	}
 	id := opts.ID
 	if id == "" {
 		id = names.NewID()
 	} else if err := names.Check(id); err != nil {
 		return store.Start{}, fmt.Errorf("execution id: %w", err)
+	}
+	if err := h.checkPending(ctx, 0); err != nil {
+		// Invoking an id that exists starts nothing: it finds that
+		// execution, and waits for it with InvokeWait.
+		if _, gerr := h.store.GetPromise(ctx, id); opts.ID == "" || gerr != nil {
+			return store.Start{}, err
+		}
 	}
 	now := time.Now()
 	timeout := store.NoTimeout
