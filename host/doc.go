@@ -46,10 +46,12 @@
 //     for one). The guest runs on it: the engine's Call is synchronous, and
 //     host calls run inside it. It ends when a pass ends and no task for
 //     the execution arrived meanwhile, or when the host closes. A task that
-//     finds no free slot gets no goroutine: it goes back to the store
-//     (Host.deferred, released by the task loop), and the task loop claims
-//     tasks only for free slots. So goroutines follow what runs and what is
-//     parked, never how many tasks wait.
+//     finds no free slot gets no goroutine: it waits in Host.queue (at most
+//     queueMax tasks), from which a slot given back starts it, or past that
+//     goes back to the store (Host.deferred, released by the task loop),
+//     and the task loop claims tasks only for free slots and room in the
+//     queue. So goroutines follow what runs and what is parked, never how
+//     many tasks wait.
 //   - A pool fill per module whose pool of ready instances is below
 //     Config.ReadyInstances, started by takeInstance (refill); it ends when
 //     the pool is full, the module is evicted, or the host closes.
@@ -68,7 +70,11 @@
 //   - Host.watchMu guards Host.watchers (who waits on which promise).
 //   - Host.httpMu guards Host.inflight (requests this process is sending).
 //   - Host.deferMu guards Host.deferred (claimed tasks that found no free
-//     slot, to hand back to the store).
+//     slot nor room in the queue, to hand back to the store).
+//   - Host.queueMu guards Host.queue, what waits for a running slot in
+//     order of arrival (queued tasks, and runs waiting to resume, each
+//     with a channel closed when it is handed a slot). A slot is given
+//     back to the pool under it, so a run that queues never misses one.
 //   - Host.funcMu guards Host.funcs (the function cache).
 //   - moduleCache.mu guards the cache's map and clock; module.mu a module's
 //     state, users and pool fill.

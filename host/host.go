@@ -48,11 +48,19 @@ type Host struct {
 	// given back then wakes the task loop.
 	backlog atomic.Bool
 	deferMu sync.Mutex // guards deferred
-	// deferred are tasks claimed here that found no free slot, to hand
-	// back to the store (Host.dispatch).
-	deferred  []string
-	recovered chan struct{} // closed once the first claim of tasks is dispatched
-	kicks     struct{ tasks, timers chan struct{} }
+	// deferred are tasks claimed here that found no free slot and no room
+	// in queue, to hand back to the store (Host.dispatch).
+	deferred []string
+	queueMu  sync.Mutex // guards queue, queueTasks and queueBytes; taken to give a slot back
+	// queue is what waits here for a running slot, in order of arrival:
+	// runs waiting to resume, and claimed tasks (at most queueMax, with at
+	// most queueMaxBytes of fresh inputs). A slot given back goes to the
+	// first (Host.giveSlot).
+	queue      []queued
+	queueTasks int
+	queueBytes int
+	recovered  chan struct{} // closed once the first claim of tasks is dispatched
+	kicks      struct{ tasks, timers chan struct{} }
 
 	modules moduleCache // compiled modules and their pools; locked on its own
 
@@ -158,6 +166,9 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	// Tasks that waited for a slot are ready for the next start at once,
 	// not only once this host's lease lapses.
+	for _, q := range h.takeQueuedTasks() {
+		h.deferTask(q.id)
+	}
 	h.releaseDeferred(ctx)
 	if err := h.closeModules(ctx); err != nil {
 		return err
@@ -465,7 +476,7 @@ func (h *Host) WaitIdle(ctx context.Context) error {
 		case <-t.C:
 		}
 		h.execMu.Lock()
-		busy := len(h.active) > h.parked.Len() || h.backlog.Load()
+		busy := len(h.active) > h.parked.Len() || h.backlog.Load() || h.queueRoom() < queueMax
 		h.execMu.Unlock()
 		h.httpMu.Lock()
 		busy = busy || len(h.inflight) > 0

@@ -126,11 +126,12 @@ func TestChildrenLimitIsJournaled(t *testing.T) {
 	rejectedNaming(t, h.await(id), host.LimitChildren)
 }
 
-// Tasks that wait for a running slot wait in the store: a burst of
-// invocations while every slot is taken adds no goroutine per task, and
-// once the slots free up every one of them runs.
+// Tasks that wait for a running slot hold no goroutine: a burst of
+// invocations while every slot is taken, more than the host queues in
+// memory (1,024; the rest wait in the store), adds no goroutine per task,
+// and once the slots free up every one of them runs.
 func TestQueuedTasksHoldNoGoroutines(t *testing.T) {
-	const burst = 400
+	const burst = 1500
 	h := newHost(t, func(c *host.Config) { c.Workers = 2; c.StepTimeout = 5 * time.Minute })
 	h.deployRaw("spin", spinForever())
 	h.deployRaw("noop", guestNoop())
