@@ -476,8 +476,9 @@ func (h *Host) WaitIdle(ctx context.Context) error {
 		case <-t.C:
 		}
 		h.execMu.Lock()
-		busy := len(h.active) > h.parked.Len() || h.backlog.Load() || h.queueRoom() < queueMax
+		busy := len(h.active) > h.parked.Len()
 		h.execMu.Unlock()
+		busy = busy || h.backlog.Load() || h.queueRoom() < queueMax
 		h.httpMu.Lock()
 		busy = busy || len(h.inflight) > 0
 		h.httpMu.Unlock()
