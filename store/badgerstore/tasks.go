@@ -287,35 +287,33 @@ func (d *DB) ClaimTasks(ctx context.Context, owner string, now, leaseUntil int64
 				next = earliest(next, now)
 			}
 		}
-		for _, h := range ready {
-			task, ok, err := t.getTask(h.id)
+		// claim takes the task of exec for owner when its stored owner is
+		// from (the index entry h said so); a mismatch is a stale entry.
+		claim := func(exec, from string, h indexHit) error {
+			task, ok, err := t.getTask(exec)
 			if err != nil {
 				return err
 			}
-			if !ok || task.Owner != "" || h.at != task.ReadyAt {
+			if !ok || task.Owner != from || (from == "" && h.at != task.ReadyAt) {
 				t.staleIndex(h)
-				continue
+				return nil
 			}
-			nt := store.Task{Exec: h.id, Owner: owner, LeaseUntil: leaseUntil, ReadyAt: task.ReadyAt}
+			nt := store.Task{Exec: exec, Owner: owner, LeaseUntil: leaseUntil, ReadyAt: task.ReadyAt}
 			if err := t.putTask(&task, nt); err != nil {
 				return err
 			}
 			claimed = append(claimed, nt)
+			return nil
+		}
+		for _, h := range ready {
+			if err := claim(h.id, "", h); err != nil {
+				return err
+			}
 		}
 		for _, o := range orphans {
-			task, ok, err := t.getTask(o.exec)
-			if err != nil {
+			if err := claim(o.exec, o.owner, indexHit{key: ownerKey(o.owner, o.exec), id: o.exec}); err != nil {
 				return err
 			}
-			if !ok || task.Owner != o.owner {
-				t.staleIndex(indexHit{key: ownerKey(o.owner, o.exec), id: o.exec})
-				continue
-			}
-			nt := store.Task{Exec: o.exec, Owner: owner, LeaseUntil: leaseUntil, ReadyAt: task.ReadyAt}
-			if err := t.putTask(&task, nt); err != nil {
-				return err
-			}
-			claimed = append(claimed, nt)
 		}
 		for _, l := range lapsed {
 			switch {
