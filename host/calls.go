@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/reprise-wasm/reprise/abi"
@@ -126,8 +127,23 @@ func callInvoke(ctx context.Context, mem engine.Memory, stack []uint64) {
 	}
 	d := digest(store.OpInvoke, name, args)
 	seq, e := r.step(store.OpInvoke, d)
-	r.newHandle(seq, store.OpInvoke)
-	if e == nil {
+	hd := r.newHandle(seq, store.OpInvoke)
+	switch {
+	case e != nil && len(e.Outcome) > 0:
+		// Refused by a work limit when first made: refused again, whatever
+		// the limits say now.
+		hd.refuse(e.Outcome, e.Time)
+	case e != nil:
+		r.children++
+	default:
+		if le := r.refuseChild(); le != nil {
+			// Journaled like a local step: its effect stays in the guest.
+			value, now := errorValue(le.Error(), ""), time.Now().UnixNano()
+			r.recordAt(seq, store.OpInvoke, d, "", value, now)
+			hd.refuse(value, now)
+			break
+		}
+		r.children++
 		r.startChild(seq, d, string(name), args)
 	}
 	ret(stack, int32(seq))
@@ -144,7 +160,7 @@ func (r *run) startChild(seq uint32, d [16]byte, name string, args []byte) {
 	}
 	r.pending.Starts = append(r.pending.Starts, store.Start{
 		Promise: store.Create{ID: id, Timeout: store.NoTimeout, Param: store.Value{Data: args},
-			IdempotencyKey: keyOf(d), Tags: map[string]string{TagFunction: name}},
+			IdempotencyKey: keyOf(d), Tags: map[string]string{TagFunction: name, TagDepth: strconv.Itoa(r.depth + 1)}},
 		Execution: exec,
 	})
 	r.startSeqs = append(r.startSeqs, seq)

@@ -77,6 +77,20 @@ type Config struct {
 	// stderr. Past it one "guest log truncated" note is written and the rest
 	// is dropped. Default 64 KiB.
 	MaxLogBytes int
+	// Work limits (LimitError names them). A refused invocation from
+	// outside fails at once; an invoke of a guest past one returns a
+	// handle whose promise is rejected saying which, journaled so that a
+	// replay sees the same.
+	//
+	// MaxPending bounds the executions pending in the store (queued,
+	// running, waiting): invocations past it are refused. Default 100,000.
+	MaxPending int
+	// MaxChildren bounds the children one execution attempt invokes.
+	// Default 10,000.
+	MaxChildren int
+	// MaxDepth bounds how deep invocations nest: a top-level execution is
+	// at depth 0, its children at 1. Default 32.
+	MaxDepth int
 
 	// Retry is the policy for attempts that trap.
 	Retry RetryPolicy
@@ -167,6 +181,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxLogBytes <= 0 {
 		c.MaxLogBytes = 64 << 10
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 100_000
+	}
+	if c.MaxChildren <= 0 {
+		c.MaxChildren = 10_000
+	}
+	if c.MaxDepth <= 0 {
+		c.MaxDepth = 32
 	}
 	if c.Retry.MaxAttempts <= 0 {
 		c.Retry.MaxAttempts = 3

@@ -28,6 +28,8 @@
 //   - module.go: checking and compiling a module (its bytes are read first by
 //     internal/wasmbin); modules.go: the module cache, its states, and the
 //     pool of ready instances.
+//   - limits.go: the work limits (pending executions, children per
+//     execution, invoke depth) and the LimitError that names them.
 //   - config.go, stats.go: configuration and figures.
 //
 // # Goroutines
@@ -36,14 +38,22 @@
 // Host.ctx with errShutdown and waits for all of them before it closes the
 // modules and the engine.
 //   - Four loops, started by New, end when Host.ctx is canceled: taskLoop
-//     (claims ready tasks: recovery at start, retries, tasks other writers
-//     made), timerLoop (settles promises past their timeout, sleeps among
+//     (claims ready tasks for the free running slots: recovery at start,
+//     retries, tasks that waited for a slot, tasks other writers made;
+//     a slot given back wakes it while Host.backlog says tasks wait), timerLoop (settles promises past their timeout, sleeps among
 //     them), heartbeatLoop (renews this host's task leases) and watchdogLoop
 //     (stops guests past Config.StepTimeout).
-//   - drive, one per execution driven here, started by dispatch. The guest
-//     runs on it: the engine's Call is synchronous, and host calls run inside
-//     it. It ends when a pass ends and no task for the execution arrived
-//     meanwhile, or when the host closes.
+//   - drive, one per execution driven here, started by dispatch with a
+//     running slot already taken (or, for InvokeWait's held start, to wait
+//     for one). The guest runs on it: the engine's Call is synchronous, and
+//     host calls run inside it. It ends when a pass ends and no task for
+//     the execution arrived meanwhile, or when the host closes. A task that
+//     finds no free slot gets no goroutine: it waits in Host.queue (at most
+//     queueMax tasks), from which a slot given back starts it, or past that
+//     goes back to the store (Host.deferred, released by the task loop),
+//     and the task loop claims tasks only for free slots and room in the
+//     queue. So goroutines follow what runs and what is parked, never how
+//     many tasks wait.
 //   - A pool fill per module whose pool of ready instances is below
 //     Config.ReadyInstances, started by takeInstance (refill); it ends when
 //     the pool is full, the module is evicted, or the host closes.
@@ -66,6 +76,12 @@
 //     and Host.parked (the eviction order of parked instances).
 //   - Host.watchMu guards Host.watchers (who waits on which promise).
 //   - Host.httpMu guards Host.inflight (requests this process is sending).
+//   - Host.deferMu guards Host.deferred (claimed tasks that found no free
+//     slot nor room in the queue, to hand back to the store).
+//   - Host.queueMu guards Host.queue, what waits for a running slot in
+//     order of arrival (queued tasks, and runs waiting to resume, each
+//     with a channel closed when it is handed a slot). A slot is given
+//     back to the pool under it, so a run that queues never misses one.
 //   - Host.funcMu guards Host.funcs (the function cache).
 //   - moduleCache.mu guards the cache's map and clock; module.mu a module's
 //     state, users and pool fill.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reprise-wasm/reprise/abi"
@@ -41,9 +42,25 @@ type Host struct {
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup // every goroutine the host starts; Close waits for them
 
-	slots     chan struct{} // running guests: a buffered slot each, at most Config.Workers
-	recovered chan struct{} // closed once the first claim of tasks is dispatched
-	kicks     struct{ tasks, timers chan struct{} }
+	slots chan struct{} // running guests: a buffered slot each, at most Config.Workers
+	// backlog is set while tasks may wait in the store for a running slot
+	// (deferred here, or more ready than the last claim took): a slot
+	// given back then wakes the task loop.
+	backlog atomic.Bool
+	deferMu sync.Mutex // guards deferred
+	// deferred are tasks claimed here that found no free slot and no room
+	// in queue, to hand back to the store (Host.dispatch).
+	deferred []string
+	queueMu  sync.Mutex // guards queue, queueTasks and queueBytes; taken to give a slot back
+	// queue is what waits here for a running slot, in order of arrival:
+	// runs waiting to resume, and claimed tasks (at most queueMax, with at
+	// most queueMaxBytes of fresh inputs). A slot given back goes to the
+	// first (Host.giveSlot).
+	queue      []queued
+	queueTasks int
+	queueBytes int
+	recovered  chan struct{} // closed once the first claim of tasks is dispatched
+	kicks      struct{ tasks, timers chan struct{} }
 
 	modules moduleCache // compiled modules and their pools; locked on its own
 
@@ -70,6 +87,7 @@ type Host struct {
 type fresh struct {
 	exec  store.Execution
 	input []byte
+	depth int // the execution's TagDepth
 	// held, for an invocation through InvokeWait, is its start, not yet
 	// written: the run writes it with its first durable step.
 	held *heldStart
@@ -150,6 +168,12 @@ func (h *Host) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// Tasks that waited for a slot are ready for the next start at once,
+	// not only once this host's lease lapses.
+	for _, q := range h.takeQueuedTasks() {
+		h.deferTask(q.id)
+	}
+	h.releaseDeferred(ctx)
 	if err := h.closeModules(ctx); err != nil {
 		return err
 	}
@@ -279,6 +303,13 @@ func (h *Host) newStart(ctx context.Context, name string, input []byte, opts Inv
 		id = names.NewID()
 	} else if err := names.Check(id); err != nil {
 		return store.Start{}, fmt.Errorf("execution id: %w", err)
+	}
+	if err := h.checkPending(ctx, 0); err != nil {
+		// Invoking an id that exists starts nothing: it finds that
+		// execution, and waits for it with InvokeWait.
+		if _, gerr := h.store.GetPromise(ctx, id); opts.ID == "" || gerr != nil {
+			return store.Start{}, err
+		}
 	}
 	now := time.Now()
 	timeout := store.NoTimeout
@@ -451,6 +482,7 @@ func (h *Host) WaitIdle(ctx context.Context) error {
 		h.execMu.Lock()
 		busy := len(h.active) > h.parked.Len()
 		h.execMu.Unlock()
+		busy = busy || h.backlog.Load() || h.queueRoom() < queueMax
 		h.httpMu.Lock()
 		busy = busy || len(h.inflight) > 0
 		h.httpMu.Unlock()

@@ -24,13 +24,15 @@ import (
 // suspension. The goroutine that drives its execution (and runs its guest)
 // is the only one that touches it, except for stop, guestSince and evict.
 type run struct {
-	h       *Host
-	act     *active // the execution as driven here
-	exec    store.Execution
-	input   []byte
-	journal []store.Entry // the attempt's journal as loaded: replayed first
-	seq     uint32        // the last sequence number used
-	handles []*handle     // handles[seq-1]; nil for local steps (now, random, await_any)
+	h        *Host
+	act      *active // the execution as driven here
+	exec     store.Execution
+	input    []byte
+	journal  []store.Entry // the attempt's journal as loaded: replayed first
+	seq      uint32        // the last sequence number used
+	depth    int           // how deep the execution is: 0 for a top-level one (TagDepth)
+	children int           // the children this attempt invoked so far, replayed ones too (Config.MaxChildren)
+	handles  []*handle     // handles[seq-1]; nil for local steps (now, random, await_any)
 
 	pending     store.Commit // written with the next durable step
 	held        *heldStart   // InvokeWait's start, written with the first durable step; nil for other runs
@@ -79,7 +81,9 @@ func runOf(ctx context.Context) *run { return ctx.Value(runKey{}).(*run) }
 // attempt, runs the guest and writes what follows from its end. It runs
 // nothing when the execution has finished, or when the host is closing.
 func (h *Host) execute(a *active) {
-	if !h.takeSlot() {
+	if a.slot {
+		a.slot = false // taken by dispatch
+	} else if !h.takeSlot() {
 		return // still queued: drive ends it
 	}
 	h.execMu.Lock()
@@ -133,8 +137,9 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 	var exec store.Execution
 	var input []byte
 	var journal []store.Entry
+	depth := 0
 	if f != nil {
-		exec, input = f.exec, f.input
+		exec, input, depth = f.exec, f.input, f.depth
 	} else {
 		p, err := h.store.GetPromise(ctx, id)
 		if err != nil {
@@ -146,7 +151,7 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 		if exec, err = h.store.GetExecution(ctx, id); err != nil {
 			return nil, err
 		}
-		input = p.Param.Data
+		input, depth = p.Param.Data, depthOf(p.Tags)
 		if journal, err = h.store.ReadJournal(ctx, id, exec.Attempt); err != nil {
 			return nil, err
 		}
@@ -156,7 +161,7 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 			}
 		}
 	}
-	r := &run{h: h, exec: exec, input: input, journal: journal, evict: make(chan struct{}, 1)}
+	r := &run{h: h, exec: exec, input: input, journal: journal, depth: depth, evict: make(chan struct{}, 1)}
 	if f != nil {
 		r.held = f.held
 	}
@@ -409,7 +414,7 @@ func (r *run) afterCommit(res store.CommitResult) {
 	for _, t := range res.Claimed {
 		var f *fresh
 		if s := started[t.Exec]; s != nil {
-			f = &fresh{exec: s.Execution, input: s.Promise.Param.Data}
+			f = &fresh{exec: s.Execution, input: s.Promise.Param.Data, depth: depthOf(s.Promise.Tags)}
 		}
 		r.h.dispatch(t.Exec, f)
 	}

@@ -1,6 +1,8 @@
 package host
 
 import (
+	"context"
+	"slices"
 	"time"
 
 	"github.com/reprise-wasm/reprise/store"
@@ -8,9 +10,6 @@ import (
 
 // Batch sizes and waits of the background loops.
 const (
-	// claimBatch is how many tasks the task loop claims at a time; a full
-	// batch is followed at once by the next.
-	claimBatch = 256
 	// timerBatch is how many timed-out promises the timer loop settles in
 	// one store operation; a full batch is followed at once by the next.
 	timerBatch = 1000
@@ -27,28 +26,215 @@ const (
 // dispatch makes sure a goroutine drives execution id, and returns the new
 // record when it made one. When id is driven here already, a task for it
 // is remembered and run after the current pass (the pass may have just
-// suspended it), and dispatch returns nil; so it does when the host is
-// closing.
+// suspended it), and dispatch returns nil.
+//
+// A task that cannot run now gets no goroutine. With no running slot free
+// it waits in Host.queue, a bounded queue (queueMax) from which a slot
+// given back starts the next one at once; past that, or when the host is
+// closing, it is handed back to the store (deferTask), where it waits,
+// holding no memory here, until the task loop claims it again. So the
+// goroutines and memory of a host follow what runs and what is parked,
+// not how many tasks wait.
 //
 // f carries what the host just wrote, or for InvokeWait the start it holds
 // back (f.held): a held start is no task, so an execution already driven
-// here is left alone, and the caller takes the ordinary way.
+// here is left alone, and the caller takes the ordinary way. A held start
+// waits for a slot on its goroutine: there is one per caller waiting on
+// InvokeWait, and nothing in the store to hand back.
 func (h *Host) dispatch(id string, f *fresh) *active {
+	held := f != nil && f.held != nil
 	h.execMu.Lock()
-	defer h.execMu.Unlock()
 	if a, ok := h.active[id]; ok {
-		if f == nil || f.held == nil {
+		if !held {
 			a.again = true
+		}
+		h.execMu.Unlock()
+		return nil
+	}
+	if held {
+		defer h.execMu.Unlock()
+		if h.ctx.Err() != nil {
+			return nil
+		}
+		return h.start1(id, f, false)
+	}
+	h.execMu.Unlock()
+	if h.ctx.Err() != nil {
+		h.deferTask(id)
+		return nil
+	}
+	switch h.slotOrQueue(id, f) {
+	case queuedUp:
+		return nil
+	case queueFull:
+		h.deferTask(id)
+		return nil
+	}
+	// It holds a slot; start it, unless it became driven meanwhile.
+	h.execMu.Lock()
+	if a, ok := h.active[id]; ok || h.ctx.Err() != nil {
+		if ok {
+			a.again = true
+		}
+		h.execMu.Unlock()
+		h.giveSlot()
+		if !ok {
+			h.deferTask(id)
 		}
 		return nil
 	}
-	if h.ctx.Err() != nil {
-		return nil
-	}
+	a := h.start1(id, f, true)
+	h.execMu.Unlock()
+	return a
+}
+
+// start1 starts the goroutine that drives id; slot says it holds a
+// running slot already. h.execMu is held.
+func (h *Host) start1(id string, f *fresh, slot bool) *active {
 	a := h.newActive(id, f)
+	a.slot = slot
 	h.wg.Add(1)
 	go h.drive(a)
 	return a
+}
+
+// The queue of what waits here for a running slot, in order of arrival:
+// runs that wait to resume (parked ones woken, one goroutine each, as many
+// as are parked), and claimed tasks, which have no goroutine yet. Tasks are
+// bounded, so that their memory does not grow with how many wait (the
+// rest wait in the store), but the queue is long enough that a fan-out's
+// children start from it with what their parent just wrote (fresh)
+// instead of reading it back.
+const (
+	queueMax      = 1024    // tasks in the queue
+	queueMaxBytes = 4 << 20 // of their fresh inputs; past it a task is queued without
+)
+
+// queued is one entry of Host.queue: a task (id, and f when known), or a
+// run waiting to resume (wake, closed when it is handed a slot).
+type queued struct {
+	id   string
+	f    *fresh
+	wake chan struct{}
+}
+
+// What slotOrQueue did.
+const (
+	gotSlot = iota
+	queuedUp
+	queueFull
+)
+
+// slotOrQueue takes a free running slot for task id, or queues it.
+func (h *Host) slotOrQueue(id string, f *fresh) int {
+	h.queueMu.Lock()
+	defer h.queueMu.Unlock()
+	if h.trySlot() {
+		return gotSlot
+	}
+	if h.queueTasks >= queueMax {
+		return queueFull
+	}
+	if f != nil {
+		if h.queueBytes+len(f.input) > queueMaxBytes {
+			f = nil
+		} else {
+			h.queueBytes += len(f.input)
+		}
+	}
+	h.queue = append(h.queue, queued{id: id, f: f})
+	h.queueTasks++
+	return queuedUp
+}
+
+// queueRoom is how many more tasks the queue takes.
+func (h *Host) queueRoom() int {
+	h.queueMu.Lock()
+	defer h.queueMu.Unlock()
+	return queueMax - h.queueTasks
+}
+
+// takeQueuedTasks takes the tasks out of the queue and returns them.
+func (h *Host) takeQueuedTasks() []queued {
+	h.queueMu.Lock()
+	defer h.queueMu.Unlock()
+	var tasks []queued
+	h.queue = slices.DeleteFunc(h.queue, func(q queued) bool {
+		if q.wake == nil {
+			tasks = append(tasks, q)
+			return true
+		}
+		return false
+	})
+	h.queueTasks, h.queueBytes = 0, 0
+	return tasks
+}
+
+// pop takes the first entry of the queue; h.queueMu is held.
+func (h *Host) pop() queued {
+	q := h.queue[0]
+	h.queue[0] = queued{}
+	h.queue = h.queue[1:]
+	if len(h.queue) == 0 {
+		h.queue = nil // let the backing array go
+	}
+	if q.wake == nil {
+		h.queueTasks--
+		if q.f != nil {
+			h.queueBytes -= len(q.f.input)
+		}
+	}
+	return q
+}
+
+// startQueued starts a queued task on the slot the caller hands it; false
+// when it needs none (driven here already, or the host is closing).
+func (h *Host) startQueued(q queued) bool {
+	h.execMu.Lock()
+	if a, ok := h.active[q.id]; ok {
+		a.again = true
+		h.execMu.Unlock()
+		return false
+	}
+	if h.ctx.Err() != nil {
+		h.execMu.Unlock()
+		h.deferTask(q.id)
+		return false
+	}
+	h.start1(q.id, q.f, true)
+	h.execMu.Unlock()
+	return true
+}
+
+// deferTask notes that the task of id, claimed here, cannot run now: the
+// task loop hands it back to the store, ready for the next free slot.
+func (h *Host) deferTask(id string) {
+	h.deferMu.Lock()
+	h.deferred = append(h.deferred, id)
+	h.deferMu.Unlock()
+	h.backlog.Store(true)
+	kick(h.kicks.tasks)
+}
+
+// releaseDeferred hands the deferred tasks back to the store.
+func (h *Host) releaseDeferred(ctx context.Context) {
+	h.deferMu.Lock()
+	ids := h.deferred
+	h.deferred = nil
+	h.deferMu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if err := h.store.ReleaseTasks(ctx, h.owner, ids); err != nil {
+		// They stay claimed here: the next pass tries again, and should
+		// this host die first, its lease lapses and others claim them.
+		h.deferMu.Lock()
+		h.deferred = append(h.deferred, ids...)
+		h.deferMu.Unlock()
+		if h.ctx.Err() == nil {
+			h.log.Error("hand back tasks that wait for a slot", "tasks", len(ids), "err", err)
+		}
+	}
 }
 
 func (h *Host) dispatchAll(ts []store.Task) {
@@ -77,17 +263,73 @@ func (h *Host) drive(a *active) {
 	}
 }
 
-// takeSlot takes a running slot; false when the host is closing.
+// takeSlot takes a running slot for a run that resumes, waiting its turn
+// in Host.queue when none is free; false when the host is closing.
 func (h *Host) takeSlot() bool {
+	h.queueMu.Lock()
+	if h.trySlot() {
+		h.queueMu.Unlock()
+		return true
+	}
+	w := make(chan struct{})
+	h.queue = append(h.queue, queued{wake: w})
+	h.queueMu.Unlock()
+	select {
+	case <-w:
+		return true
+	case <-h.ctx.Done():
+	}
+	h.queueMu.Lock()
+	i := slices.IndexFunc(h.queue, func(q queued) bool { return q.wake == w })
+	if i >= 0 {
+		h.queue = slices.Delete(h.queue, i, i+1)
+		h.queueMu.Unlock()
+		return false
+	}
+	h.queueMu.Unlock()
+	<-w // handed a slot meanwhile: pass it on
+	h.giveSlot()
+	return false
+}
+
+// trySlot takes a running slot if one is free now.
+func (h *Host) trySlot() bool {
 	select {
 	case h.slots <- struct{}{}:
 		return true
-	case <-h.ctx.Done():
+	default:
 		return false
 	}
 }
 
-func (h *Host) giveSlot() { <-h.slots }
+// freeSlots is how many running slots are free now.
+func (h *Host) freeSlots() int { return cap(h.slots) - len(h.slots) }
+
+// giveSlot gives a running slot back: to the first in Host.queue, or to
+// the pool, waking the task loop when tasks wait in the store for one.
+func (h *Host) giveSlot() {
+	for {
+		h.queueMu.Lock()
+		if len(h.queue) == 0 {
+			<-h.slots // under the lock: whoever queues next sees it free
+			h.queueMu.Unlock()
+			if h.backlog.Load() {
+				kick(h.kicks.tasks)
+			}
+			return
+		}
+		q := h.pop()
+		h.queueMu.Unlock()
+		if q.wake != nil {
+			close(q.wake)
+			return
+		}
+		kick(h.kicks.tasks) // room in the queue: the task loop may refill it
+		if h.startQueued(q) {
+			return
+		}
+	}
+}
 
 // watcher is one party waiting for promises to settle.
 type watcher struct {
@@ -227,12 +469,24 @@ func kick(c chan struct{}) {
 }
 
 // taskLoop claims ready tasks: at start every unfinished execution (recovery),
-// later retries whose backoff has passed and anything another writer made ready.
+// later retries whose backoff has passed, tasks that waited for a slot and
+// anything another writer made ready. It claims only as many as there are
+// free running slots and room in Host.queue, so what cannot run soon stays
+// in the store; a slot given back wakes it while tasks wait (Host.backlog).
 func (h *Host) taskLoop() {
 	first := true
 	for h.ctx.Err() == nil {
+		h.releaseDeferred(h.ctx)
+		// What can run now, and what can wait here for the next free slot.
+		free := h.freeSlots() + h.queueRoom()
+		if free <= 0 {
+			if !h.wait(taskPoll, h.kicks.tasks) {
+				return
+			}
+			continue
+		}
 		now := time.Now()
-		tasks, next, err := h.store.ClaimTasks(h.ctx, h.owner, now.UnixMilli(), h.leaseUntil(), claimBatch)
+		tasks, next, err := h.store.ClaimTasks(h.ctx, h.owner, now.UnixMilli(), h.leaseUntil(), free)
 		if err != nil {
 			if h.ctx.Err() == nil {
 				h.log.Error("claim tasks", "err", err)
@@ -242,8 +496,10 @@ func (h *Host) taskLoop() {
 			}
 			continue
 		}
+		more := len(tasks) == free || (next > 0 && next <= now.UnixMilli())
+		h.backlog.Store(more)
 		h.dispatchAll(tasks)
-		if len(tasks) == claimBatch {
+		if more {
 			continue
 		}
 		if first {

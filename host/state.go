@@ -72,8 +72,11 @@ type active struct {
 	// stopped is why it must stop, when that became known before run was
 	// set (its promise settled from outside while it was queued or being
 	// prepared): the run is stopped with it as soon as it exists.
-	stopped  error
-	fresh    *fresh        // what the host just wrote for a new execution: no need to read it back
+	stopped error
+	fresh   *fresh // what the host just wrote for a new execution: no need to read it back
+	// slot is set when dispatch took a running slot for its first pass;
+	// only the goroutine that drives it reads and clears it.
+	slot     bool
 	parkElem *list.Element // its place in Host.parked while it is parked in memory and not evicted
 }
 

@@ -222,14 +222,21 @@ func TestE2EMetricsOnAPrivateAddress(t *testing.T) {
 		t.Fatalf("second line %q, %v", line, err)
 	}
 	metricsURL := strings.TrimSpace(strings.TrimPrefix(line, "metrics on "))
-	resp, err := http.Get(metricsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), `reprise_executions{tenant="acme"`) {
-		t.Fatalf("private metrics: %d %s", resp.StatusCode, b)
+	// A tenant is in the metrics once its store is open, which happens
+	// in the background after the server is ready.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(metricsURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && strings.Contains(string(b), `reprise_executions{tenant="acme"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("private metrics: %d %s", resp.StatusCode, b)
+		}
 	}
 	if a := do(t, srv.url, call{"GET", "/metrics", nil, ""}); a.status != 404 {
 		t.Fatalf("/metrics on the API address: %d", a.status)

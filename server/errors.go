@@ -73,6 +73,13 @@ func toHTTP(err error) *httpError {
 		return apiError(http.StatusConflict, codeAlreadyExists, "%v", err)
 	case errors.Is(err, store.ErrForbidden):
 		return apiError(http.StatusForbidden, 0, "%v", err)
+	case errors.As(err, new(*host.LimitError)):
+		// A work limit (pending executions): nothing was accepted.
+		var le *host.LimitError
+		errors.As(err, &le)
+		e := apiError(http.StatusTooManyRequests, codeRateLimited, "%v", err)
+		e.Limit = le.Limit
+		return e
 	case errors.Is(err, host.ErrTooLarge):
 		return apiError(http.StatusRequestEntityTooLarge, codeTooLarge, "%v", err)
 	case errors.Is(err, host.ErrBadName):

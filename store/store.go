@@ -139,17 +139,19 @@ type Entry struct {
 	Child  string   // the promise the call created, "" for local calls
 	// Outcome is what replay answers with for calls whose result is not a
 	// promise: now (8 bytes, big endian), random (the bytes), await_any (4
-	// bytes, the index that won).
+	// bytes, the index that won), and an invoke refused by a work limit
+	// (its rejection value; Child is then "").
 	Outcome []byte
 	Time    int64 // Unix nanoseconds when the call was made (for history)
 }
 
 // Task says an execution must make progress. A task is claimed by one owner
-// (a worker) under a lease; an unclaimed one is ready from ReadyAt on.
+// (a worker) under the owner's lease; an unclaimed one is ready from ReadyAt
+// on.
 type Task struct {
 	Exec       string
 	Owner      string // "" when not claimed
-	LeaseUntil int64  // Unix ms
+	LeaseUntil int64  // Unix ms: the owner's lease, which Heartbeat renews
 	ReadyAt    int64  // Unix ms; retries wait for their backoff
 }
 
@@ -352,10 +354,16 @@ type Store interface {
 
 	// Tasks.
 	// ClaimTasks claims up to max ready tasks (unclaimed with ReadyAt <= now,
-	// or with an expired lease). next is the earliest ReadyAt of the tasks it
-	// left, 0 when none.
+	// or held by an owner whose lease has lapsed). next is the earliest
+	// ReadyAt of the tasks it left (now or earlier when more are claimable
+	// at once), 0 when none. Its cost follows max, not how many tasks wait:
+	// the tasks of a lapsed owner are reclaimed a slice at a time.
 	ClaimTasks(ctx context.Context, owner string, now, leaseUntil int64, max int) (claimed []Task, next int64, err error)
-	// Heartbeat extends the lease of every task owner holds.
+	// Heartbeat renews owner's lease until leaseUntil. A claimed task's
+	// lease is its owner's, so this renews every task owner holds, at a
+	// cost that does not grow with how many it holds. Operations that
+	// claim tasks for an owner extend its lease to at least their
+	// leaseUntil.
 	Heartbeat(ctx context.Context, owner string, leaseUntil int64) error
 	// ReleaseTasks unclaims the given tasks (ready now), e.g. on shutdown.
 	ReleaseTasks(ctx context.Context, owner string, execs []string) error

@@ -33,6 +33,15 @@ type Limits struct {
 	// Storage bounds what the tenant's store may occupy on disk, in bytes;
 	// past it, writes are refused (507) and reads go on.
 	Storage int64 `json:"storage,omitempty"`
+	// Pending bounds the tenant's pending executions (queued, running or
+	// waiting): an invocation past it is refused, from the API with 429.
+	Pending int `json:"pending,omitempty"`
+	// Children bounds the children one execution attempt invokes; Depth
+	// how deep invocations nest (a top-level execution is at depth 0). A
+	// guest's invoke past either, or past Pending, gets a rejected promise
+	// naming the limit.
+	Children int `json:"children,omitempty"`
+	Depth    int `json:"depth,omitempty"`
 	// HTTPAllow lists the hosts guests may reach over HTTP: names,
 	// "*.example.com" for subdomains, "*" for any. Empty: none.
 	HTTPAllow []string `json:"http_allow,omitempty"`
@@ -57,6 +66,9 @@ const (
 	LimitStorage       = "storage" // as store.LimitStorage
 	// LimitHTTPAllowRanges names HTTPAllowRanges.
 	LimitHTTPAllowRanges = "http_allow_ranges"
+	LimitPending         = "pending"
+	LimitChildren        = "children"
+	LimitDepth           = "depth"
 )
 
 // DefaultLimits are safe for a shared server on a small machine.
@@ -71,6 +83,9 @@ func DefaultLimits() Limits {
 		PayloadSize:   1 << 20,
 		JournalLength: 10_000,
 		Storage:       1 << 30,
+		Pending:       10_000,
+		Children:      1_000,
+		Depth:         16,
 	}
 }
 
@@ -104,6 +119,15 @@ func (l Limits) WithDefaults() Limits {
 	if l.Storage == 0 {
 		l.Storage = d.Storage
 	}
+	if l.Pending == 0 {
+		l.Pending = d.Pending
+	}
+	if l.Children == 0 {
+		l.Children = d.Children
+	}
+	if l.Depth == 0 {
+		l.Depth = d.Depth
+	}
 	return l
 }
 
@@ -115,7 +139,8 @@ func (l Limits) Validate() error {
 	case l.Memory > 4<<30:
 		return fmt.Errorf("limit %s: %d bytes is more than the 4 GiB a 32-bit guest can address", LimitMemory, l.Memory)
 	case l.StepTime < 0 || l.Concurrency < 0 || l.Rate < 0 || l.Burst < 0 ||
-		l.ModuleSize < 0 || l.PayloadSize < 0 || l.JournalLength < 0 || l.Storage < 0:
+		l.ModuleSize < 0 || l.PayloadSize < 0 || l.JournalLength < 0 || l.Storage < 0 ||
+		l.Pending < 0 || l.Children < 0 || l.Depth < 0:
 		return fmt.Errorf("limits may not be negative")
 	case l.Storage != 0 && l.Storage < 1<<20:
 		return fmt.Errorf("limit %s: %d bytes is less than the 1 MiB an empty store occupies; give at least 1MiB", LimitStorage, l.Storage)

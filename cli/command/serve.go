@@ -32,9 +32,11 @@ func (a *app) serveCommand() *cli.Command {
 		UsageText: "reprise serve [--addr HOST:PORT] [--no-auth]",
 		Description: commandHelp(`Runs Reprise as a service on the data directory: the HTTP/JSON API under /v1
 (functions, invocations, executions, and durable promises compatible with
-Resonate's API), /healthz, /readyz (ready once recovery has run) and
-Prometheus /metrics. It listens at once and resumes unfinished executions
-while /readyz says 503. On SIGINT or SIGTERM it stops accepting requests,
+Resonate's API), /healthz, /readyz and Prometheus /metrics. It listens at
+once. Each tenant's store opens on its own, all at once: a tenant is served
+as soon as its store is open and its host resumes its unfinished executions
+(a request for a tenant still opening waits up to 5s, then gets 503), so
+one tenant's long recovery does not hold up the others. On SIGINT or SIGTERM it stops accepting requests,
 saves running executions (they resume on the next start) and exits 0.
 
 Every request carries "Authorization: Bearer TOKEN", a token from
@@ -187,6 +189,11 @@ func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration, noA
 // created later makes its first request. Separate stores make isolation
 // structural: ids may collide across tenants, and no query can reach
 // another tenant's data.
+//
+// Each tenant's host opens on a goroutine of its own (openSlot), all at
+// once at start: a store that takes long to open (recovery after a crash
+// of a big one) holds up only its own tenant's requests, and every other
+// tenant is served as soon as its own host is ready.
 type fleet struct {
 	a   *app
 	ctx context.Context
@@ -195,11 +202,13 @@ type fleet struct {
 	mu     sync.Mutex             // guards slots and closed
 	slots  map[string]*tenantSlot // by tenant name
 	closed bool
+
+	opening sync.WaitGroup // the openSlot goroutines; close waits for them
 }
 
 // tenantSlot is a tenant's host, or the attempt to open it: the fleet's
 // lock is not held while a store opens (recovery may take a while), and
-// other requests for the same tenant wait for the one attempt.
+// requests for the tenant wait for that one attempt.
 type tenantSlot struct {
 	ready chan struct{} // closed when the attempt has ended
 	// th, err and at are set once, under the fleet's lock, just before
@@ -219,7 +228,13 @@ type tenantHost struct {
 // a request tries again, so a broken tenant costs little per request.
 const reopenAfter = 10 * time.Second
 
-// openFleet reads the tenants and opens a host for each.
+// openWait bounds how long a request waits for its tenant's host to open
+// before it is answered 503: a store recovering a large backlog may take
+// longer, and the client had better hear so and retry.
+const openWait = 5 * time.Second
+
+// openFleet reads the tenants and starts opening a host for each; it does
+// not wait for them.
 func (a *app) openFleet(ctx context.Context) (*fleet, error) {
 	reg, err := tenant.Open(a.tenantsFile())
 	if err != nil {
@@ -238,7 +253,7 @@ func (a *app) openFleet(ctx context.Context) (*fleet, error) {
 		// One tenant whose store cannot open (a disk error, a damaged
 		// directory) must not keep the others from being served: its
 		// requests answer 503 saying why, and it is tried again later.
-		f.host(t)
+		f.slot(t)
 	}
 	return f, nil
 }
@@ -252,7 +267,7 @@ func (f *fleet) Authenticate(ctx context.Context, token string) (server.Tenant, 
 	if err != nil {
 		return server.Tenant{}, nil, err
 	}
-	th, err := f.host(t)
+	th, err := f.host(ctx, t)
 	if err != nil {
 		return server.Tenant{}, nil, err
 	}
@@ -282,33 +297,62 @@ func (f *fleet) Hosts() map[string]server.Host {
 // reason is in the server's log, not in the answer.
 var errUnservable = fmt.Errorf("%w: this tenant's data cannot be opened now (the server log says why)", server.ErrUnavailable)
 
-// host returns t's host, opening it on first use.
-func (f *fleet) host(t tenant.Tenant) (*tenantHost, error) {
+// errOpening is the answer for a tenant whose host is still opening.
+var errOpening = fmt.Errorf("%w: this tenant's data is still being opened (recovering after a restart); retry in a few seconds", server.ErrUnavailable)
+
+// host returns t's host, waiting (up to openWait, or ctx) while it opens.
+func (f *fleet) host(ctx context.Context, t tenant.Tenant) (*tenantHost, error) {
+	s, err := f.slot(t)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-s.ready:
+	default:
+		timer := time.NewTimer(openWait)
+		defer timer.Stop()
+		select {
+		case <-s.ready:
+		case <-timer.C:
+			return nil, errOpening
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", errOpening, ctx.Err())
+		}
+	}
+	if s.err != nil {
+		return nil, errUnservable
+	}
+	return s.th, nil
+}
+
+// slot returns t's slot, starting to open its host when it has none yet,
+// or when the last attempt failed more than reopenAfter ago.
+func (f *fleet) slot(t tenant.Tenant) (*tenantSlot, error) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.closed {
-		f.mu.Unlock()
 		return nil, fmt.Errorf("%w: the server is stopping", server.ErrUnavailable)
 	}
-	s := f.slots[t.Name]
-	if s != nil {
-		f.mu.Unlock()
-		<-s.ready
-		if s.err == nil || time.Since(s.at) < reopenAfter {
-			if s.err != nil {
-				return nil, errUnservable
+	if s := f.slots[t.Name]; s != nil {
+		select {
+		case <-s.ready:
+			if s.err == nil || time.Since(s.at) < reopenAfter {
+				return s, nil
 			}
-			return s.th, nil
-		}
-		f.mu.Lock()
-		if f.slots[t.Name] != s { // another request is retrying already
-			f.mu.Unlock()
-			return f.host(t)
+		default:
+			return s, nil // still opening
 		}
 	}
-	s = &tenantSlot{ready: make(chan struct{})}
+	s := &tenantSlot{ready: make(chan struct{})}
 	f.slots[t.Name] = s
-	f.mu.Unlock()
+	f.opening.Add(1)
+	go f.openSlot(t, s)
+	return s, nil
+}
 
+// openSlot opens t's host for slot s, and publishes it.
+func (f *fleet) openSlot(t tenant.Tenant, s *tenantSlot) {
+	defer f.opening.Done()
 	th, err := f.open(t)
 	// Published under the lock, so close either sees this host or this
 	// opener sees the fleet closed and closes it itself.
@@ -322,15 +366,14 @@ func (f *fleet) host(t tenant.Tenant) (*tenantHost, error) {
 	s.err, s.at = err, time.Now()
 	close(s.ready)
 	f.mu.Unlock()
-	if closed && th != nil {
+	switch {
+	case closed && th != nil:
 		th.close(context.Background())
-		return nil, fmt.Errorf("%w: the server is stopping", server.ErrUnavailable)
-	}
-	if err != nil {
+	case err != nil:
 		f.a.log.Error("tenant not served", "tenant", t.Name, "err", err)
-		return nil, errUnservable
+	default:
+		f.a.log.Info("tenant served", "tenant", t.Name)
 	}
-	return th, nil
 }
 
 // open opens t's store and starts its host. A tenant's limits inside
@@ -363,6 +406,9 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 		MaxParked:   maxParked(l.Memory),
 		MaxPayload:  int(l.PayloadSize),
 		MaxSteps:    l.JournalLength,
+		MaxPending:  l.Pending,
+		MaxChildren: l.Children,
+		MaxDepth:    l.Depth,
 	})
 	if err != nil {
 		db.Close()
@@ -390,7 +436,7 @@ func maxParked(memory uint64) int {
 }
 
 // close stops every tenant's host, leaving executions durable; hosts still
-// opening close themselves when they are done.
+// opening close themselves when they are done, and close waits for them.
 func (f *fleet) close() error {
 	f.mu.Lock()
 	f.closed = true
@@ -420,5 +466,12 @@ func (f *fleet) close() error {
 		})
 	}
 	wg.Wait()
+	opened := make(chan struct{})
+	go func() { f.opening.Wait(); close(opened) }()
+	select {
+	case <-opened:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("tenants still opening at shutdown: %w", ctx.Err()))
+	}
 	return errors.Join(errs...)
 }

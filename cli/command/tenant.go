@@ -31,10 +31,11 @@ stored, and limits. A running server sees changes within a second.
 
 Limits (a 0 or absent flag means the default). Sizes take KiB, MiB, GiB.
 rate, burst, module-size and storage apply at once; memory, step-time,
-concurrency, journal-length, http-allow, http-allow-ranges and payload-size
-(inside executions) when the server next starts. Outbound HTTP is checked on
-the address dialled: internal addresses are refused unless http-allow-ranges
-holds them, so allowing a name (even localhost) reaches no internal port.`,
+concurrency, journal-length, pending, children, depth, http-allow,
+http-allow-ranges and payload-size (inside executions) when the server next
+starts. Outbound HTTP is checked on the address dialled: internal addresses
+are refused unless http-allow-ranges holds them, so allowing a name (even
+localhost) reaches no internal port.`,
 			"reprise tenant create acme --rate 50 --memory 64MiB",
 			"export REPRISE_TOKEN=$(reprise tenant create acme)",
 			"reprise tenant set acme --http-allow api.example.com,*.internal.example.com",
@@ -49,6 +50,9 @@ holds them, so allowing a name (even localhost) reaches no internal port.`,
 			&cli.StringFlag{Name: "payload-size", Usage: "largest input, result or promise value, `SIZE` (default 1MiB)"},
 			&cli.IntFlag{Name: "journal-length", Usage: "steps of one execution attempt (default 10000)"},
 			&cli.StringFlag{Name: "storage", Usage: "disk space the tenant's store may occupy, `SIZE`; past it writes get 507 (default 1GiB)"},
+			&cli.IntFlag{Name: "pending", Usage: "pending executions the tenant may have; invocations past it are refused (default 10000)"},
+			&cli.IntFlag{Name: "children", Usage: "children one execution may invoke (default 1000)"},
+			&cli.IntFlag{Name: "depth", Usage: "how deep invocations may nest (default 16)"},
 			&cli.StringSliceFlag{Name: "http-allow", Usage: "`HOSTS` guests may reach over HTTP: names, *.example.com, * for any; \"none\" clears (default none)"},
 			&cli.StringSliceFlag{Name: "http-allow-ranges", Usage: "internal address `CIDRS` guests may connect to (loopback, private, link-local, ... are refused by the address dialled, whatever the name), e.g. 10.1.0.0/16; \"none\" clears (default none)"},
 		},
@@ -173,6 +177,11 @@ func limitFlags(c *cli.Context, l *tenant.Limits) error {
 	if c.IsSet("journal-length") {
 		l.JournalLength = c.Int("journal-length")
 	}
+	for flag, dst := range map[string]*int{"pending": &l.Pending, "children": &l.Children, "depth": &l.Depth} {
+		if c.IsSet(flag) {
+			*dst = c.Int(flag)
+		}
+	}
 	if c.IsSet("http-allow") {
 		l.HTTPAllow = splitList(c.StringSlice("http-allow"))
 	}
@@ -205,9 +214,9 @@ func describeLimits(set tenant.Limits) string {
 	if len(l.HTTPAllow) > 0 {
 		http = strings.Join(l.HTTPAllow, ",")
 	}
-	out := fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d storage=%s http_allow=%s",
+	out := fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d storage=%s pending=%d children=%d depth=%d http_allow=%s",
 		sizeText(int64(l.Memory)), time.Duration(l.StepTime), l.Concurrency, l.Rate, l.Burst,
-		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, sizeText(l.Storage), http)
+		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, sizeText(l.Storage), l.Pending, l.Children, l.Depth, http)
 	ranges := "none"
 	if len(l.HTTPAllowRanges) > 0 {
 		ranges = strings.Join(l.HTTPAllowRanges, ",")

@@ -10,6 +10,8 @@
 // instruction helpers ([Call], [I32Const], [I64Const], [Cat], [Countdown]
 // for a loop, and constants such as [Drop]) build bodies from bytes, and
 // [Section] appends a raw section for modules a builder would never make.
+// [Invoker] is a whole guest: a fan-out of invokes (a recursive bomb when it
+// invokes itself).
 // [ABIStubs] are the host calls of abi.Signatures as engine imports that do
 // nothing, so a guest links outside a host (engine benchmarks).
 //

@@ -87,9 +87,10 @@ var _ store.Store = (*DB)(nil)
 //
 // Badger locks dir, so this process owns the store exclusively; a second Open
 // of the same dir, from this process or another, fails with ErrLocked. Because
-// of that ownership, Open voids every task lease left by earlier processes:
-// their tasks become ready (unclaimed), so recovery after a crash finds every
-// unfinished execution with one ClaimTasks.
+// of that ownership, Open voids every owner's lease left by earlier
+// processes: their tasks are claimable at once, so recovery after a crash
+// finds every unfinished execution through ClaimTasks. That reads one record
+// per earlier owner that still held tasks, not the tasks themselves.
 func Open(dir string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -143,15 +144,23 @@ func Open(dir string, opts Options) (*DB, error) {
 	return d, nil
 }
 
-// afterOpen voids the task leases of earlier processes, once Badger is
-// open read-write.
+// afterOpen voids the task leases of earlier processes (the per-task leases
+// of earlier versions, then the owners' leases), once Badger is open
+// read-write.
 func (d *DB) afterOpen() error {
-	n, err := d.voidLeases()
+	n, err := d.voidLegacyLeases()
 	if err != nil {
 		return fmt.Errorf("void leases: %w", err)
 	}
 	if n > 0 {
 		d.log.Info("voided task leases of a previous process", "tasks", n)
+	}
+	owners, err := d.voidLeases()
+	if err != nil {
+		return fmt.Errorf("void leases: %w", err)
+	}
+	if owners > 0 {
+		d.log.Info("voided task leases of a previous process", "owners", owners)
 	}
 	return nil
 }

@@ -213,7 +213,7 @@ func TestCancelWhileQueued(t *testing.T) {
 // bug's leftovers): the operations that meet them drop them and go on.
 func TestStaleIndexHealed(t *testing.T) {
 	d, _ := newDB(t)
-	stale := [][]byte{timeKey(kindReady, t0, "ghost"), timeKey(kindLease, t0, "ghost2"), timeKey(kindTimer, t0, "ghost3")}
+	stale := [][]byte{timeKey(kindReady, t0, "ghost"), timeKey(kindExpiry, t0, "ghost2"), timeKey(kindTimer, t0, "ghost3")}
 	err := d.do(ctx, func(tx *tx) error {
 		for _, k := range stale {
 			tx.set(k, nil)

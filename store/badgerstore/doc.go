@@ -2,14 +2,17 @@
 // the durable state of one Reprise data directory (or of one tenant's).
 //
 // [Open] returns a [DB], which holds the directory exclusively (a second
-// Open fails with [ErrLocked]) and voids the task leases an earlier process
-// left, so recovery finds every unfinished execution ready. [DB.Close]
+// Open fails with [ErrLocked]) and voids the leases of the owners an earlier
+// process left — one record per owner, not per task — so recovery finds
+// every unfinished execution claimable. [DB.Close]
 // finishes the queued operations and closes Badger. [DB.CountByScan] checks
 // the figures of Stats against a full scan, for tests and offline checks.
 //
 // The files follow the store's nouns: promises.go; executions.go
 // (executions, journals and the steps StartExecution, Commit, Suspend and
-// Retry); tasks.go (claims, leases, timers); functions.go (modules and
+// Retry); tasks.go (claims, timers); leases.go (a lease per owner: a
+// claimed task's lease is its owner's, so Heartbeat writes one record and
+// the tasks of a lapsed owner are reclaimed a slice at a time); functions.go (modules and
 // functions); stats.go (the counters behind Stats). keys.go documents the
 // key layout, one prefix byte per kind of record plus the indexes (timers,
 // ready and leased tasks, tasks by owner, callbacks); codec.go the values'

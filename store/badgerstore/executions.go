@@ -50,7 +50,9 @@ func (t *tx) start(s store.Start, owner string, leaseUntil int64) (store.Promise
 	// The execution is new, so are its task's keys: should the same
 	// operation end it (a result committed with its start), they are
 	// dropped rather than deleted.
-	t.putTaskNew(task)
+	if err := t.putTaskNew(task); err != nil {
+		return store.Promise{}, false, nil, err
+	}
 	if owner == "" {
 		return p, true, nil, nil
 	}
@@ -309,8 +311,7 @@ func (d *DB) Retry(ctx context.Context, e store.Execution, owner string, readyAt
 		}
 		old.Attempt, old.AttemptStart, old.LastError = e.Attempt, e.AttemptStart, e.LastError
 		t.set(k, encodeExecution(&old))
-		t.putTask(&task, store.Task{Exec: e.ID, ReadyAt: readyAt})
-		return nil
+		return t.putTask(&task, store.Task{Exec: e.ID, ReadyAt: readyAt})
 	})
 	if err != nil {
 		return fmt.Errorf("retry execution %q: %w", e.ID, err)

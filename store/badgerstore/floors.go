@@ -2,7 +2,7 @@ package badgerstore
 
 import "math"
 
-// floors keeps, for each time index (timers, ready tasks, leases), a time
+// floors keeps, for each time index (timers, ready tasks, owners' leases), a time
 // below which the index has no live entry. Badger keeps a deleted key as a
 // tombstone until a compaction merges it away, and these indexes delete
 // entries all the time (every timer that fires, every task claimed, every
@@ -20,11 +20,27 @@ import "math"
 //
 // Only the committer goroutine uses them (and voidLeases, before the
 // committer starts), so they need no lock.
+//
+// owners is the same for the tasks of an owner whose lease lapsed: where
+// reclaiming them has got to (the key after the last one reclaimed), so
+// each slice seeks past the tombstones of the slices before. A task
+// claimed for that owner again (it was only late) may sort before it, so
+// claiming one for an owner forgets its place.
 type floors struct {
-	timer, ready, lease int64
+	timer, ready, expiry, legacy int64
+	owners                       map[string][]byte
 }
 
-func newFloors() floors { return floors{math.MinInt64, math.MinInt64, math.MinInt64} }
+func newFloors() floors {
+	return floors{math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, map[string][]byte{}}
+}
+
+// forgetOwner drops where reclaiming owner's tasks had got to.
+func (f *floors) forgetOwner(owner string) {
+	if len(f.owners) > 0 {
+		delete(f.owners, owner)
+	}
+}
 
 func (f *floors) at(kind byte) *int64 {
 	switch kind {
@@ -32,8 +48,10 @@ func (f *floors) at(kind byte) *int64 {
 		return &f.timer
 	case kindReady:
 		return &f.ready
-	case kindLease:
-		return &f.lease
+	case kindExpiry:
+		return &f.expiry
+	case kindLegacyLease:
+		return &f.legacy
 	}
 	return nil
 }

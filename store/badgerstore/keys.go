@@ -11,20 +11,24 @@ import (
 // followed by more key parts carry a uvarint length first, so that no id can
 // collide with another id's extension.
 const (
-	kindPromise  = 'p' // p id                     → promise
-	kindTimer    = 'T' // T timeout id             → (empty) pending promises with a timeout
-	kindExec     = 'e' // e id                     → execution
-	kindJournal  = 'j' // j len exec attempt seq   → journal entry
-	kindTask     = 't' // t exec                   → task
-	kindReady    = 'r' // r readyAt exec           → (empty) unclaimed tasks
-	kindLease    = 'l' // l leaseUntil exec        → (empty) claimed tasks
-	kindOwner    = 'o' // o len owner exec         → (empty) tasks by owner, for Heartbeat
-	kindCallback = 'c' // c promise                → exec ids awaiting it
-	kindWaiting  = 'w' // w exec                   → promise ids it awaits
-	kindModule   = 'm' // m hash                   → wasm bytes
-	kindVersion  = 'v' // v len name version       → function version
-	kindFunction = 'f' // f name                   → latest version of a function
-	kindCounters = 's' // s                        → counters (see stats.go)
+	kindPromise = 'p' // p id                     → promise
+	kindTimer   = 'T' // T timeout id             → (empty) pending promises with a timeout
+	kindExec    = 'e' // e id                     → execution
+	kindJournal = 'j' // j len exec attempt seq   → journal entry
+	kindTask    = 't' // t exec                   → task
+	kindReady   = 'r' // r readyAt exec           → (empty) unclaimed tasks
+	kindOwner   = 'o' // o len owner exec         → (empty) claimed tasks, by owner
+	kindLease   = 'L' // L owner                  → the owner's lease: until when (Unix ms) its tasks are its own
+	kindExpiry  = 'E' // E leaseUntil owner       → (empty) owners' leases by when they lapse
+	// kindLegacyLease is the index of claimed tasks by their own lease, of
+	// stores written before leases were their owners'; Open clears it.
+	kindLegacyLease = 'l' // l leaseUntil exec → (empty)
+	kindCallback    = 'c' // c promise                → exec ids awaiting it
+	kindWaiting     = 'w' // w exec                   → promise ids it awaits
+	kindModule      = 'm' // m hash                   → wasm bytes
+	kindVersion     = 'v' // v len name version       → function version
+	kindFunction    = 'f' // f name                   → latest version of a function
+	kindCounters    = 's' // s                        → counters (see stats.go)
 )
 
 // maxKey stays under Badger's 65,000-byte key limit with room for our prefixes;

@@ -11,68 +11,82 @@ import (
 	"github.com/reprise-wasm/reprise/store"
 )
 
-// A task is stored at t/exec and indexed by when it can next be claimed: an
-// unclaimed one in r/readyAt/exec, a claimed one in l/leaseUntil/exec and
-// o/owner/exec. So ClaimTasks reads only claimable tasks, and Heartbeat only
-// the owner's.
+// A task is stored at t/exec and indexed by whether it is claimed: an
+// unclaimed one in r/readyAt/exec (by when it can be claimed), a claimed one
+// in o/owner/exec. A claimed task has no lease of its own: its lease is its
+// owner's (see leases.go), so renewing every lease an owner holds is one
+// write, however many tasks it holds. ClaimTasks reads only claimable
+// tasks: the ready ones, and those of owners whose lease has lapsed.
 
+// getTask reads exec's task; a claimed task's LeaseUntil is its owner's
+// lease.
 func (t *tx) getTask(exec string) (task store.Task, ok bool, err error) {
 	ok, err = t.get(key(kindTask, exec), func(v []byte) (err error) {
 		task, err = decodeTask(exec, v)
 		return err
 	})
-	return task, ok, err
+	if err != nil || !ok || task.Owner == "" {
+		return task, ok, err
+	}
+	if until, found, err := t.ownerLease(task.Owner); err != nil {
+		return task, ok, err
+	} else if found {
+		task.LeaseUntil = until
+	}
+	return task, ok, nil
 }
 
 func taskIndexKey(task *store.Task) []byte {
 	if task.Owner == "" {
 		return timeKey(kindReady, task.ReadyAt, task.Exec)
 	}
-	return timeKey(kindLease, task.LeaseUntil, task.Exec)
+	return ownerKey(task.Owner, task.Exec)
 }
 
-// putTask writes task, replacing old (nil if there is none) and its index keys.
-func (t *tx) putTask(old *store.Task, task store.Task) {
+// putTask writes task, replacing old (nil if there is none) and its index
+// key. A claimed task makes sure its owner holds a lease until at least
+// task.LeaseUntil.
+func (t *tx) putTask(old *store.Task, task store.Task) error {
 	if old != nil {
 		t.del(taskIndexKey(old))
-		if old.Owner != "" {
-			t.del(ownerKey(old.Owner, old.Exec))
-		}
 	}
 	t.set(key(kindTask, task.Exec), encodeTask(&task))
 	t.set(taskIndexKey(&task), nil)
-	if task.Owner != "" {
-		t.set(ownerKey(task.Owner, task.Exec), nil)
-	}
+	return t.claimedFor(&task)
 }
 
 // putTaskNew writes the task of an execution created in this operation:
 // none of its keys can exist yet.
-func (t *tx) putTaskNew(task store.Task) {
+func (t *tx) putTaskNew(task store.Task) error {
 	t.setNew(key(kindTask, task.Exec), encodeTask(&task))
 	t.setNew(taskIndexKey(&task), nil)
-	if task.Owner != "" {
-		t.setNew(ownerKey(task.Owner, task.Exec), nil)
+	return t.claimedFor(&task)
+}
+
+// claimedFor extends the lease of a claimed task's owner to the task's
+// LeaseUntil, and forgets where a reclaim of that owner's tasks had got to:
+// the task may sort before it.
+func (t *tx) claimedFor(task *store.Task) error {
+	if task.Owner == "" {
+		return nil
 	}
+	t.floors.forgetOwner(task.Owner)
+	return t.extendLease(task.Owner, task.LeaseUntil)
 }
 
 func (t *tx) deleteTask(old *store.Task) {
 	t.del(key(kindTask, old.Exec))
 	t.del(taskIndexKey(old))
-	if old.Owner != "" {
-		t.del(ownerKey(old.Owner, old.Exec))
-	}
 }
 
 // newTask makes a task for exec, ready now: claimed for owner until
 // leaseUntil, or unclaimed when owner is "".
-func (t *tx) newTask(exec, owner string, leaseUntil int64) store.Task {
+func (t *tx) newTask(exec, owner string, leaseUntil int64) (store.Task, error) {
 	task := store.Task{Exec: exec, ReadyAt: t.now}
 	if owner != "" {
 		task.Owner, task.LeaseUntil = owner, leaseUntil
 	}
-	t.putTask(nil, task)
-	return task
+	return task, t.putTask(nil, task)
 }
 
 // checkOwner fails unless owner holds exec's task: only the worker running an
@@ -191,7 +205,11 @@ func (t *tx) wake(promise, owner string, leaseUntil int64) ([]store.Task, error)
 		if !ok || p.Effective(t.now).State.Settled() {
 			continue
 		}
-		if task := t.newTask(exec, owner, leaseUntil); owner != "" {
+		task, err := t.newTask(exec, owner, leaseUntil)
+		if err != nil {
+			return nil, err
+		}
+		if owner != "" {
 			claimed = append(claimed, task)
 		}
 	}
@@ -241,9 +259,12 @@ func (t *tx) staleIndex(h indexHit) {
 }
 
 // ClaimTasks claims up to max ready tasks for owner: unclaimed ones with
-// ReadyAt <= now, then claimed ones whose lease has expired (LeaseUntil <=
-// now). next is the earliest ReadyAt among the unclaimed tasks it left (at or
-// before now when max cut it short), 0 when none.
+// ReadyAt <= now, then those of owners whose lease has lapsed (LeaseUntil <=
+// now), a slice of at most what is left of max: so reclaiming the tasks of
+// an owner that died costs in proportion to them, spread over as many
+// operations as it takes. next is the earliest ReadyAt among the unclaimed
+// tasks it left (at or before now when max cut it short, or when lapsed
+// owners hold more), 0 when none.
 func (d *DB) ClaimTasks(ctx context.Context, owner string, now, leaseUntil int64, max int) (claimed []store.Task, next int64, err error) {
 	if owner == "" {
 		return nil, 0, fmt.Errorf("claim tasks: %w: empty owner", store.ErrInvalid)
@@ -254,26 +275,55 @@ func (d *DB) ClaimTasks(ctx context.Context, owner string, now, leaseUntil int64
 		if err != nil {
 			return err
 		}
-		expired, nextLease, err := t.scanIndex(kindLease, now, max-len(ready))
-		if err != nil {
-			return err
-		}
 		next = nextReady
-		if nextLease != 0 && nextLease <= now { // expired leases left: claimable now
-			next = earliest(next, nextLease)
-		}
-		for _, h := range append(ready, expired...) {
-			task, ok, err := t.getTask(h.id)
+		var orphans []orphanTask
+		var lapsed []lapsedOwner
+		if room := max - len(ready); room > 0 {
+			orphans, lapsed, err = t.scanLapsed(now, room)
 			if err != nil {
 				return err
 			}
-			if !ok || h.at != taskIndexTime(&task) {
-				t.staleIndex(h)
-				continue
+			if len(orphans) == room { // lapsed owners may hold more: claimable now
+				next = earliest(next, now)
 			}
-			nt := store.Task{Exec: h.id, Owner: owner, LeaseUntil: leaseUntil, ReadyAt: task.ReadyAt}
-			t.putTask(&task, nt)
+		}
+		// claim takes the task of exec for owner when its stored owner is
+		// from (the index entry h said so); a mismatch is a stale entry.
+		claim := func(exec, from string, h indexHit) error {
+			task, ok, err := t.getTask(exec)
+			if err != nil {
+				return err
+			}
+			if !ok || task.Owner != from || (from == "" && h.at != task.ReadyAt) {
+				t.staleIndex(h)
+				return nil
+			}
+			nt := store.Task{Exec: exec, Owner: owner, LeaseUntil: leaseUntil, ReadyAt: task.ReadyAt}
+			if err := t.putTask(&task, nt); err != nil {
+				return err
+			}
 			claimed = append(claimed, nt)
+			return nil
+		}
+		for _, h := range ready {
+			if err := claim(h.id, "", h); err != nil {
+				return err
+			}
+		}
+		for _, o := range orphans {
+			if err := claim(o.exec, o.owner, indexHit{key: ownerKey(o.owner, o.exec), id: o.exec}); err != nil {
+				return err
+			}
+		}
+		for _, l := range lapsed {
+			switch {
+			case l.stale:
+				t.staleIndex(indexHit{key: timeKey(kindExpiry, l.until, l.owner), at: l.until, id: l.owner})
+			case l.owner == owner:
+				// It reclaimed its own tasks: its lease was just renewed.
+			default:
+				t.dropLease(l.owner, l.until)
+			}
 		}
 		return nil
 	})
@@ -281,14 +331,6 @@ func (d *DB) ClaimTasks(ctx context.Context, owner string, now, leaseUntil int64
 		return nil, 0, fmt.Errorf("claim tasks: %w", err)
 	}
 	return claimed, next, nil
-}
-
-// taskIndexTime is the time under which task is indexed.
-func taskIndexTime(task *store.Task) int64 {
-	if task.Owner == "" {
-		return task.ReadyAt
-	}
-	return task.LeaseUntil
 }
 
 // earliest is the earlier of two times, where 0 means none.
@@ -299,30 +341,15 @@ func earliest(a, b int64) int64 {
 	return min(a, b)
 }
 
-// Heartbeat extends every lease owner holds to leaseUntil.
+// Heartbeat renews owner's lease, and with it the lease of every task it
+// holds, until leaseUntil: one write, however many tasks it holds.
 func (d *DB) Heartbeat(ctx context.Context, owner string, leaseUntil int64) error {
-	prefix := ownerPrefix(owner)
+	if owner == "" {
+		return fmt.Errorf("heartbeat: %w: empty owner", store.ErrInvalid)
+	}
 	err := d.do(ctx, func(t *tx) error {
-		var execs []string
-		err := t.scan(prefix, nil, func(item *badger.Item) (bool, error) {
-			execs = append(execs, string(item.Key()[len(prefix):]))
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, exec := range execs {
-			task, ok, err := t.getTask(exec)
-			if err != nil {
-				return err
-			}
-			if ok && task.Owner == owner {
-				nt := task
-				nt.LeaseUntil = leaseUntil
-				t.putTask(&task, nt)
-			}
-		}
-		return nil
+		t.floors.forgetOwner(owner)
+		return t.setLease(owner, leaseUntil)
 	})
 	if err != nil {
 		return fmt.Errorf("heartbeat %q: %w", owner, err)
@@ -340,7 +367,9 @@ func (d *DB) ReleaseTasks(ctx context.Context, owner string, execs []string) err
 				return err
 			}
 			if ok && task.Owner == owner && owner != "" {
-				t.putTask(&task, store.Task{Exec: exec, ReadyAt: task.ReadyAt})
+				if err := t.putTask(&task, store.Task{Exec: exec, ReadyAt: task.ReadyAt}); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -387,45 +416,38 @@ func (d *DB) Timeouts(ctx context.Context, now int64, max int, owner string, lea
 	return settled, claimed, next, nil
 }
 
-// voidLeases unclaims every claimed task. Open runs it before the committer
-// starts, with the committer's machinery, in rounds that each fit a
-// transaction.
-func (d *DB) voidLeases() (int, error) {
+// voidLegacyLeases unclaims the tasks of a store written before leases
+// were their owners' (each claimed task then had an l/leaseUntil/exec
+// entry). Open runs it before the committer starts, with the committer's
+// machinery, in rounds that each fit a transaction; once a store has been
+// opened by this version there are no such entries, and it reads nothing.
+func (d *DB) voidLegacyLeases() (int, error) {
 	const round = 2000
-	b := &batch{db: d.bdb, stats: &d.stats}
-	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors}
 	total := 0
 	for {
 		n := 0
-		b.begin()
-		t.reset(b.txn, d.nowMs())
-		err := runOp(func(t *tx) error {
-			leased, _, err := t.scanIndex(kindLease, math.MaxInt64, round)
+		err := d.runAlone(func(t *tx) error {
+			leased, _, err := t.scanIndex(kindLegacyLease, math.MaxInt64, round)
 			if err != nil {
 				return err
 			}
 			for _, h := range leased {
+				t.del(h.key)
 				task, ok, err := t.getTask(h.id)
 				if err != nil {
 					return err
 				}
-				if !ok || h.at != taskIndexTime(&task) {
-					t.staleIndex(h)
+				if !ok || task.Owner == "" {
 					continue
 				}
-				t.putTask(&task, store.Task{Exec: h.id, ReadyAt: task.ReadyAt})
+				t.del(ownerKey(task.Owner, h.id))
+				t.set(key(kindTask, h.id), encodeTask(&store.Task{Exec: h.id, ReadyAt: task.ReadyAt}))
+				t.set(timeKey(kindReady, task.ReadyAt, h.id), nil)
 			}
 			n = len(leased)
 			return nil
-		}, t)
-		if err == nil {
-			err, _ = b.apply(t)
-		}
+		})
 		if err != nil {
-			b.discard()
-			return total, err
-		}
-		if err := b.finish(); err != nil {
 			return total, err
 		}
 		total += n
@@ -433,4 +455,22 @@ func (d *DB) voidLeases() (int, error) {
 			return total, nil
 		}
 	}
+}
+
+// runAlone runs fn as one operation and commits it, before the committer
+// starts.
+func (d *DB) runAlone(fn func(t *tx) error) error {
+	b := &batch{db: d.bdb, stats: &d.stats}
+	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors}
+	b.begin()
+	t.reset(b.txn, d.nowMs())
+	err := runOp(fn, t)
+	if err == nil {
+		err, _ = b.apply(t)
+	}
+	if err != nil {
+		b.discard()
+		return err
+	}
+	return b.finish()
 }
