@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/abi"
+	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -275,7 +276,12 @@ func (r *run) localPrefix() []store.Entry {
 // store (not of the guest), so the same attempt is run again — here or by
 // another worker — after the task loop's next pass.
 func (h *Host) giveBack(id string, err error) {
-	h.log.Error("execution interrupted by a host error; it will resume", "id", id, "err", err)
+	if errors.Is(err, errOverBudget) || errors.Is(err, budget.ErrExceeded) {
+		// Not a failure: the execution waits, durably, for memory.
+		h.log.Debug("execution waits for memory; it will resume", "id", id, "err", err)
+	} else {
+		h.log.Error("execution interrupted by a host error; it will resume", "id", id, "err", err)
+	}
 	if rerr := h.store.ReleaseTasks(context.WithoutCancel(h.ctx), h.owner, []string{id}); rerr != nil {
 		h.log.Error("release task", "id", id, "err", rerr)
 	}
