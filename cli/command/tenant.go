@@ -46,6 +46,11 @@ server next starts.`,
 			&cli.StringFlag{Name: "module-size", Usage: "largest module upload, `SIZE` (default 32MiB)"},
 			&cli.StringFlag{Name: "payload-size", Usage: "largest input, result or promise value, `SIZE` (default 1MiB)"},
 			&cli.IntFlag{Name: "journal-length", Usage: "steps of one execution attempt (default 10000)"},
+			&cli.StringFlag{Name: "memory-budget", Usage: "memory the server may hold for the tenant (instances, compiles, buffers), `SIZE`; capped by serve's --memory-budget (default 1GiB)"},
+			&cli.IntFlag{Name: "compiles", Usage: "modules compiled at once (default 1)"},
+			&cli.Float64Flag{Name: "deploy-rate", Usage: "deploys per second (default 2)"},
+			&cli.IntFlag{Name: "deploy-burst", Usage: "deploys at once above the deploy rate (default 20)"},
+			&cli.StringFlag{Name: "function-body-size", Usage: "largest function body of a module, `SIZE` (default 256KiB)"},
 			&cli.StringSliceFlag{Name: "http-allow", Usage: "`HOSTS` guests may reach over HTTP: names, *.example.com, * for any; \"none\" clears (default none)"},
 		},
 		OnUsageError: onUsageError,
@@ -166,6 +171,21 @@ func limitFlags(c *cli.Context, l *tenant.Limits) error {
 	if c.IsSet("journal-length") {
 		l.JournalLength = c.Int("journal-length")
 	}
+	if err := size("memory-budget", &l.MemoryBudget); err != nil {
+		return err
+	}
+	if err := size("function-body-size", &l.FunctionBodySize); err != nil {
+		return err
+	}
+	if c.IsSet("compiles") {
+		l.Compiles = c.Int("compiles")
+	}
+	if c.IsSet("deploy-rate") {
+		l.DeployRate = c.Float64("deploy-rate")
+	}
+	if c.IsSet("deploy-burst") {
+		l.DeployBurst = c.Int("deploy-burst")
+	}
 	if c.IsSet("http-allow") {
 		l.HTTPAllow = nil
 		for _, v := range c.StringSlice("http-allow") {
@@ -189,9 +209,10 @@ func describeLimits(set tenant.Limits) string {
 	if len(l.HTTPAllow) > 0 {
 		http = strings.Join(l.HTTPAllow, ",")
 	}
-	return fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d http_allow=%s",
+	return fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d memory_budget=%s compiles=%d deploy_rate=%g/s deploy_burst=%d function_body_size=%s http_allow=%s",
 		sizeText(int64(l.Memory)), time.Duration(l.StepTime), l.Concurrency, l.Rate, l.Burst,
-		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, http)
+		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength,
+		sizeText(l.MemoryBudget), l.Compiles, l.DeployRate, l.DeployBurst, sizeText(l.FunctionBodySize), http)
 }
 
 func sizeText(n int64) string {
