@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -75,6 +76,14 @@ func (a *app) newServerBudgets(flag string) (serverBudgets, error) {
 	}
 	if n < 64<<20 {
 		return serverBudgets{}, usageErrorf("--memory-budget %s: at least 64MiB, for one instance and its compile", budget.Size(n))
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The budget counts what is live; what the host let go (a closed
+		// instance's 128 MiB) is garbage until the Go runtime collects
+		// it, and by default it may let the heap reach twice the live
+		// size first. With the budget as its soft limit, it collects
+		// before the process passes it.
+		debug.SetMemoryLimit(n)
 	}
 	return serverBudgets{
 		memory: budget.New(tenant.LimitServerMemory, n, budget.Bytes, nil),
