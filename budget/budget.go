@@ -132,6 +132,19 @@ func (b *Budget) TryReserve(n int64, what string) error {
 	return full.exceeded(n, held, what, false)
 }
 
+// TryTake is TryReserve for what is itself spare (an instance made ahead of
+// need): it asks nothing back, so filling one pool never empties another.
+func (b *Budget) TryTake(n int64, what string) error {
+	if err := b.never(n, what); err != nil {
+		return err
+	}
+	if full, held := b.take(n); full != nil {
+		b.refused.Add(1)
+		return full.exceeded(n, held, what, false)
+	}
+	return nil
+}
+
 // Reserve takes n from b and its ancestors, asking holders to give back
 // memory and waiting for releases until it fits or ctx ends. It fails at
 // once when n is above the limit itself, since no wait can make it fit.

@@ -82,8 +82,10 @@ func (a *app) newServerBudgets(flag string) (serverBudgets, error) {
 		// instance's 128 MiB) is garbage until the Go runtime collects
 		// it, and by default it may let the heap reach twice the live
 		// size first. With the budget as its soft limit, it collects
-		// before the process passes it.
-		debug.SetMemoryLimit(n)
+		// before the process passes it. A quarter more than the budget:
+		// at the budget itself the live memory could sit at the limit
+		// and the collector would run without end.
+		debug.SetMemoryLimit(n + n/4)
 	}
 	return serverBudgets{
 		memory: budget.New(tenant.LimitServerMemory, n, budget.Bytes, nil),
