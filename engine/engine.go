@@ -103,7 +103,8 @@ type Instance interface {
 	Call(ctx context.Context, name string) error
 	// MemorySize is the size of the instance's linear memory now, in
 	// bytes (0 without one): what it holds of the host's memory while no
-	// guest code runs on it. Not to be called during Call.
+	// guest code runs on it. It is called between calls, or from one of
+	// the instance's own host functions (a guest parking in await).
 	MemorySize() uint64
 	Close(ctx context.Context) error
 }

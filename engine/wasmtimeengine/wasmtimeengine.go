@@ -317,6 +317,9 @@ func (in *instance) noteMemory(err error) error {
 
 // MemorySize implements engine.Instance.
 func (in *instance) MemorySize() uint64 {
+	if in.view.caller != nil { // inside one of its host calls: the store is the caller's
+		return uint64(len(in.view.bytes()))
+	}
 	ext := in.inst.GetExport(in.store, "memory")
 	if ext == nil || ext.Memory() == nil {
 		return 0
