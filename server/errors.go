@@ -127,6 +127,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if he.status() == http.StatusInternalServerError { // 503s (starting, stopping) are expected
 		slogFrom(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	if he.status() == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		// A budget full now (memory, compiles) frees as work finishes.
+		w.Header().Set("Retry-After", "1")
+	}
 	writeJSON(w, he.status(), wire.ErrorBody{Error: (*wire.Error)(he)})
 }
 
