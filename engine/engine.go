@@ -101,6 +101,11 @@ type Instance interface {
 	// After an exit or an interruption the instance may not be usable again
 	// (wazero closes it); after a trap or a host function's panic it is.
 	Call(ctx context.Context, name string) error
+	// MemorySize is the size of the instance's linear memory now, in
+	// bytes (0 without one): what it holds of the host's memory while no
+	// guest code runs on it. It is called between calls, or from one of
+	// the instance's own host functions (a guest parking in await).
+	MemorySize() uint64
 	Close(ctx context.Context) error
 }
 

@@ -164,6 +164,7 @@ func (r *run) startChild(seq uint32, d [16]byte, name string, args []byte) {
 		Execution: exec,
 	})
 	r.startSeqs = append(r.startSeqs, seq)
+	r.pendingBytes += len(args) + len(name)
 	r.record(seq, store.OpInvoke, d, id, nil)
 }
 

@@ -36,7 +36,9 @@ func paddedPromiseAwait(pad int) []byte {
 func TestBadDeployDoesNotRejectRecoveringExecution(t *testing.T) {
 	wasm := paddedPromiseAwait(600_000)
 	dir := t.TempDir()
-	h := openHookHost(t, dir, &hookStore{})
+	// The big function is what makes the compile slow enough to race.
+	bigBodies := func(c *host.Config) { c.MaxFunctionBody = len(wasm) }
+	h := openHookHost(t, dir, &hookStore{}, bigBodies)
 	start := time.Now()
 	h.deployRaw("f", wasm)
 	t.Logf("compile+deploy took %v", time.Since(start))
@@ -55,7 +57,7 @@ func TestBadDeployDoesNotRejectRecoveringExecution(t *testing.T) {
 		}
 		return nil
 	}}
-	h = openHookHost(t, dir, hs)
+	h = openHookHost(t, dir, hs, bigBodies)
 	start = time.Now()
 	_, err := h.Deploy(ctx, "other", wasm, "nope")
 	t.Logf("bad deploy: %v after %v", err, time.Since(start))
@@ -80,7 +82,7 @@ func TestCloseDuringFailingDeployReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	h, err := host.New(context.Background(), host.Config{Store: db, Logger: testLogger(t), NewEngine: testEngine()})
+	h, err := host.New(context.Background(), host.Config{Store: db, Logger: testLogger(t), NewEngine: testEngine(), MaxFunctionBody: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

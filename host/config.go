@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/engine"
 	"github.com/reprise-wasm/reprise/store"
 )
@@ -50,6 +51,18 @@ type Config struct {
 
 	// MemoryLimit caps each instance's linear memory in bytes. Default 256 MiB.
 	MemoryLimit uint64
+	// Budget is the memory the host may hold for its tenant (see memory.go
+	// for what counts): at it, pools empty, parked instances go cold, runs
+	// wait and deploys are refused. Give it the server's budget as parent.
+	// Nil: a budget of its own without a limit.
+	Budget *budget.Budget
+	// Compiles bounds the modules compiled at once (a count budget; give it
+	// the server's as parent). Nil: 2.
+	Compiles *budget.Budget
+	// MaxFunctionBody bounds the size of each function body, in bytes:
+	// compiling one function takes up to ~800 bytes of memory per byte of
+	// it. Default 256 KiB, 9× the largest in a Go guest (29 KB).
+	MaxFunctionBody int
 	// StepTimeout bounds how long a guest may run between two blocking host
 	// calls (await, await_any) or from its start to its end. Default 10s.
 	StepTimeout time.Duration
@@ -163,6 +176,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MemoryLimit == 0 {
 		c.MemoryLimit = 256 << 20
+	}
+	if c.Budget == nil {
+		c.Budget = budget.New("memory_budget", 0, budget.Bytes, nil)
+	}
+	if c.Compiles == nil {
+		c.Compiles = budget.New("compiles", 2, budget.Count, nil)
+	}
+	if c.MaxFunctionBody <= 0 {
+		c.MaxFunctionBody = 256 << 10
 	}
 	if c.StepTimeout <= 0 {
 		c.StepTimeout = 10 * time.Second

@@ -30,6 +30,9 @@
 //     pool of ready instances.
 //   - limits.go: the work limits (pending executions, children per
 //     execution, invoke depth) and the LimitError that names them.
+//   - memory.go: what the host counts against its memory budget
+//     (Config.Budget, package budget), the figures behind the estimates,
+//     and what gives memory back under pressure (pools, then parked).
 //   - config.go, stats.go: configuration and figures.
 //
 // # Goroutines
@@ -87,6 +90,13 @@
 //     state, users and pool fill.
 //   - heldStart.mu guards an InvokeWait start's state.
 //
+// The budgets of package budget have locks of their own, never held while
+// calling the host: Config.Budget calls Host.pressure outside them, which
+// takes moduleCache.mu (to drain pools) and execMu (to evict parked runs).
+// A run reserves its memory before it takes a running slot, and an evicted
+// run suspends without one, so waiting for memory never holds a slot that
+// the holders of that memory need.
+//
 // Only heldStart.mu is held across a store call: the start of an invocation
 // through InvokeWait is written by whichever of the run and the waiting
 // caller comes first, and holding it across that write is what makes it
@@ -95,6 +105,7 @@
 // the host's, so it may be done under execMu.
 //
 // A run's own fields belong to the goroutine that drives it, except
-// run.guestSince (atomic, read by the watchdog), run.evict (a channel) and
-// run.stop (its context's cancel).
+// run.guestSince (atomic, read by the watchdog), run.parkedHeld (atomic,
+// read by evictParked), run.evict (a channel) and run.stop (its context's
+// cancel).
 package host

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/abi"
+	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -284,7 +285,12 @@ func (r *run) localPrefix() []store.Entry {
 // again in the background until it is written or the host closes (a host
 // that closes leaves its leases to expire).
 func (h *Host) giveBack(id string, err error) {
-	h.log.Error("execution interrupted by a host error; it will resume", "id", id, "err", err)
+	if errors.Is(err, errOverBudget) || errors.Is(err, budget.ErrExceeded) {
+		// Not a failure: the execution waits, durably, for memory.
+		h.log.Debug("execution waits for memory; it will resume", "id", id, "err", err)
+	} else {
+		h.log.Error("execution interrupted by a host error; it will resume", "id", id, "err", err)
+	}
 	rerr := h.store.ReleaseTasks(context.WithoutCancel(h.ctx), h.owner, []string{id})
 	if rerr == nil || h.ctx.Err() != nil {
 		return

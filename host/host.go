@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/abi"
+	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/engine"
 	"github.com/reprise-wasm/reprise/names"
 	"github.com/reprise-wasm/reprise/store"
@@ -103,6 +104,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, errors.New("host: Config.NewEngine is required; the default engine is wazero (engine/wazeroengine.New)")
 	}
 	cfg = cfg.withDefaults()
+	if need, have := int64(cfg.MemoryLimit)+instanceAllowance+flushBytes+2*int64(cfg.MaxPayload), cfg.Budget.Limit(); need > have {
+		return nil, fmt.Errorf("host: one running instance needs %s of the memory budget (its memory cap %s, its overhead and buffers), more than the %s of limit %s: raise the budget or lower the memory cap",
+			budget.Size(need), budget.Size(int64(cfg.MemoryLimit)), budget.Size(have), cfg.Budget.Name())
+	}
 	var id [8]byte
 	rand.Read(id[:])
 	h := &Host{
@@ -149,6 +154,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		eng.Close(ctx)
 		return nil, err
 	}
+	cfg.Budget.OnPressure(h.pressure)
 	h.loop(h.taskLoop)
 	h.loop(h.timerLoop)
 	h.loop(h.heartbeatLoop)
@@ -161,6 +167,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 // It does not close the store.
 func (h *Host) Close(ctx context.Context) error {
 	h.cancel(errShutdown)
+	h.cfg.Budget.OnPressure(nil)
 	done := make(chan struct{})
 	go func() { h.wg.Wait(); close(done) }()
 	select {
@@ -201,12 +208,15 @@ func (h *Host) Deploy(ctx context.Context, name string, wasm []byte, entry strin
 	}
 	// One instantiation proves the module links (import signatures, memory
 	// within the cap) and warms the pool.
-	in, err := h.instantiate(ctx, m)
+	in, err := h.instantiateIdle(ctx, m, h.cfg.Budget.TryReserve)
+	if errors.Is(err, budget.ErrExceeded) {
+		return store.Function{}, err
+	}
 	if err != nil {
 		return store.Function{}, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
 	if !m.offer(in) {
-		in.inst.Close(ctx)
+		h.closeInstance(ctx, in)
 	}
 	if err := h.store.PutModule(ctx, hash, wasm); err != nil {
 		return store.Function{}, err
@@ -224,7 +234,7 @@ func (h *Host) Deploy(ctx context.Context, name string, wasm []byte, entry strin
 // loadCompiled is loadModule for bytes in hand (at deploy), validating entry
 // even when the module is already compiled for another function.
 func (h *Host) loadCompiled(ctx context.Context, hash string, wasm []byte, entry string) (*module, error) {
-	return h.module(ctx, hash, entry, func() ([]byte, error) { return wasm, nil })
+	return h.module(ctx, hash, entry, func() ([]byte, error) { return wasm, nil }, false)
 }
 
 // cachedFunction is a function as last read, and when.

@@ -111,6 +111,11 @@ func (h *Host) doHTTP(raw []byte) (store.State, []byte) {
 	if cfg.Allow != nil && !cfg.Allow(u.Hostname()) {
 		return store.Rejected, errorValue(fmt.Sprintf("http to %s is not allowed for this function (not in the allowlist)", u.Hostname()), "")
 	}
+	release, err := h.reserveHTTP()
+	if err != nil {
+		return store.Rejected, errorValue(fmt.Sprintf("http %s: %v", req.URL, err), "")
+	}
+	defer release()
 	timeout := cfg.Timeout
 	if req.TimeoutMillis > 0 {
 		timeout = min(timeout, time.Duration(req.TimeoutMillis)*time.Millisecond)

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/reprise-wasm/reprise/abi"
+	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/engine"
 	"github.com/reprise-wasm/reprise/internal/wasmbin"
 )
@@ -26,24 +28,72 @@ func hashModule(wasm []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// compiled is what compile makes of a module.
+type compiled struct {
+	mod engine.Module
+	// code is what the compiled code keeps of the budget, reserved until
+	// the module is closed.
+	code int64
+	// guard is the name a trap's innermost frame has when the guest's
+	// calls nested past Config.MaxCallStack ("" when nothing in the module
+	// can recurse).
+	guard string
+}
+
 // compile compiles and validates wasm as a guest (entry points are checked
-// per function, by validateEntry). guard is the name a trap's innermost
-// frame has when the guest's calls nested past Config.MaxCallStack ("" when
-// nothing in the module can recurse).
-func (h *Host) compile(ctx context.Context, wasm []byte) (mod engine.Module, guard string, err error) {
+// per function, by validateEntry) on the host's context ctx. The compile's working memory is reserved for caller (from
+// compileEstimate, before the engine sees the bytes), and a compile slot:
+// a deploy (wait false) is refused when the memory is not free, a load for
+// an execution waits for it.
+func (h *Host) compile(ctx, caller context.Context, wasm []byte, wait bool) (compiled, error) {
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		return nil, "", fmt.Errorf("%w: the bytes are not WebAssembly (no \\0asm header); give a .wasm file built for wasip1/wasm32-wasi", ErrInvalidModule)
+		return compiled{}, fmt.Errorf("%w: the bytes are not WebAssembly (no \\0asm header); give a .wasm file built for wasip1/wasm32-wasi", ErrInvalidModule)
 	}
 	// Malformed bytes never reach the engine: its decoder may trust counts
 	// that the bytes cannot hold (wazero allocates for them: a 22-byte
 	// module declaring 2^31 imports ran the process out of memory).
 	d, err := wasmbin.Read(wasm)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: compile: malformed module: %v", ErrInvalidModule, err)
+		return compiled{}, fmt.Errorf("%w: compile: malformed module: %v", ErrInvalidModule, err)
 	}
 	if err := h.checkDeclared(d); err != nil {
-		return nil, "", err
+		return compiled{}, err
 	}
+	if err := h.cfg.Compiles.Reserve(caller, 1, "a compile"); err != nil {
+		return compiled{}, err
+	}
+	defer h.cfg.Compiles.Release(1)
+	est, code := compileEstimate(len(wasm), d.LargestBody), codeEstimate(len(wasm))
+	what := fmt.Sprintf("compiling a %s module (largest function %s)", budget.Size(int64(len(wasm))), budget.Size(int64(d.LargestBody)))
+	reserve := h.cfg.Budget.TryReserve
+	if wait {
+		// Bounded: the caller holds a running slot, and the memory it
+		// waits for may be held by runs that need one to finish. Past
+		// the wait the execution is given back and tried again later.
+		reserve = func(n int64, what string) error {
+			ctx, cancel := context.WithTimeout(caller, compileWait)
+			defer cancel()
+			return h.cfg.Budget.Reserve(ctx, n, what)
+		}
+	}
+	if err := reserve(est, what); err != nil {
+		return compiled{}, err
+	}
+	mod, guard, err := h.compileChecked(ctx, d, wasm)
+	if err != nil {
+		h.cfg.Budget.Release(est)
+		return compiled{}, err
+	}
+	h.cfg.Budget.Release(est - code)
+	return compiled{mod: mod, code: code, guard: guard}, nil
+}
+
+// compileWait bounds how long an execution's compile waits for memory.
+const compileWait = time.Second
+
+// compileChecked compiles wasm, read as d and within the host's limits; guard
+// is as compiled's.
+func (h *Host) compileChecked(ctx context.Context, d *wasmbin.Module, wasm []byte) (mod engine.Module, guard string, err error) {
 	// The module keeps its identity: it is stored, hashed and replayed as
 	// deployed; only the engine sees the rewritten bytes (table maxima
 	// capped to Config.MaxTableElements, calls that can recurse counted
@@ -114,7 +164,7 @@ func validateEntry(mod engine.Module, entry string) error {
 // loadModule returns the compiled module for hash, compiling it from the
 // store's bytes on first use (from the on-disk cache after a restart).
 func (h *Host) loadModule(ctx context.Context, hash, entry string) (*module, error) {
-	return h.module(ctx, hash, entry, func() ([]byte, error) { return h.store.GetModule(ctx, hash) })
+	return h.module(ctx, hash, entry, func() ([]byte, error) { return h.store.GetModule(ctx, hash) }, true)
 }
 
 // checkDeclared refuses a module whose memories or tables need more than the
@@ -135,6 +185,10 @@ func (h *Host) checkDeclared(d *wasmbin.Module) error {
 			return fmt.Errorf("%w: its memory starts at %d pages (%s), above the host's memory limit of %d pages (%s, Config.MemoryLimit): lower the module's initial memory or raise the limit",
 				ErrInvalidModule, m.Min, byteSize(uint64(m.Min)*65536), limit, byteSize(uint64(limit)*65536))
 		}
+	}
+	if limit := h.cfg.MaxFunctionBody; int64(d.LargestBody) > int64(limit) {
+		return fmt.Errorf("%w: a function body is %d bytes, over the limit of %d bytes per function body (function_body_size, Config.MaxFunctionBody): compiling one function takes up to ~1 KB of memory per byte; split the function",
+			ErrInvalidModule, d.LargestBody, limit)
 	}
 	var total uint64
 	for _, t := range d.Tables {

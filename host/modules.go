@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/engine"
 )
 
@@ -63,6 +64,9 @@ type module struct {
 	err   error          // once ready: why the compile failed
 	pool  chan *instance // fresh instances, bound to no execution yet
 	used  int64          // guarded by cache.mu: the cache's clock at the last use, for eviction
+	size  int            // the module's bytes, once ready: its instances' overhead grows with it
+	code  int64          // what its compiled code holds of the budget, once ready; given back when closed
+	host  *Host
 
 	mu      sync.Mutex // guards state, users and filling
 	state   moduleState
@@ -84,6 +88,7 @@ func (m *module) setState(to moduleState) {
 type instance struct {
 	inst  engine.Instance
 	sys   *sandbox
+	held  int64  // what it holds of the budget itself: a pooled instance's; 0 for one a run holds (the run's reservation covers it)
 	guard string // its module's (see module.guard)
 }
 
@@ -123,8 +128,14 @@ func (m *module) unref(ctx context.Context) {
 	}
 	m.mu.Unlock()
 	if last {
-		m.mod.Close(ctx)
+		m.closeCode(ctx)
 	}
+}
+
+// closeCode closes m's compiled code and gives back what it held.
+func (m *module) closeCode(ctx context.Context) {
+	m.mod.Close(ctx)
+	m.host.cfg.Budget.Release(m.code)
 }
 
 // evict takes m out of use: no more pool fills, the pool drained, and its
@@ -139,12 +150,12 @@ func (m *module) evict(ctx context.Context) {
 	}
 	m.mu.Unlock()
 	if last {
-		m.mod.Close(ctx)
+		m.closeCode(ctx)
 	}
 	for { // what a fill put in before it saw the eviction
 		select {
 		case in := <-m.pool:
-			in.inst.Close(ctx)
+			m.host.closeInstance(ctx, in)
 		default:
 			return
 		}
@@ -173,9 +184,13 @@ var errModuleClosed = errors.New("module closed")
 // compiled code of identical bytes between compilations and counts them,
 // so a module compiled again while an evicted copy still runs is safe to
 // close after it.)
-func (h *Host) module(ctx context.Context, hash, entry string, wasm func() ([]byte, error)) (*module, error) {
+//
+// A compile reserves its estimated working memory (compileEstimate) and a
+// compile slot of the tenant's: a deploy (wait false) is refused when the
+// memory is not free now, an execution's load waits for it.
+func (h *Host) module(ctx context.Context, hash, entry string, wasm func() ([]byte, error), wait bool) (*module, error) {
 	for {
-		m, err := h.moduleOnce(ctx, hash, entry, wasm)
+		m, err := h.moduleOnce(ctx, hash, entry, wasm, wait)
 		if !errors.Is(err, errModuleClosed) {
 			return m, err
 		}
@@ -184,7 +199,7 @@ func (h *Host) module(ctx context.Context, hash, entry string, wasm func() ([]by
 	}
 }
 
-func (h *Host) moduleOnce(ctx context.Context, hash, entry string, wasm func() ([]byte, error)) (*module, error) {
+func (h *Host) moduleOnce(ctx context.Context, hash, entry string, wasm func() ([]byte, error), wait bool) (*module, error) {
 	c := &h.modules
 	c.mu.Lock()
 	if c.byHash == nil {
@@ -193,7 +208,7 @@ func (h *Host) moduleOnce(ctx context.Context, hash, entry string, wasm func() (
 	}
 	m, ok := c.byHash[hash]
 	if !ok {
-		m = &module{hash: hash, cache: c, ready: make(chan struct{}), pool: make(chan *instance, max(h.cfg.ReadyInstances, 0))}
+		m = &module{hash: hash, cache: c, host: h, ready: make(chan struct{}), pool: make(chan *instance, max(h.cfg.ReadyInstances, 0))}
 		c.byHash[hash] = m
 	}
 	c.clock++
@@ -220,7 +235,10 @@ func (h *Host) moduleOnce(ctx context.Context, hash, entry string, wasm func() (
 	// caller's, and checks nothing caller-specific.
 	b, err := wasm()
 	if err == nil {
-		m.mod, m.guard, err = h.compile(h.ctx, b)
+		m.size = len(b)
+		var c compiled
+		c, err = h.compile(h.ctx, ctx, b, wait)
+		m.mod, m.code, m.guard = c.mod, c.code, c.guard
 	} else {
 		err = fmt.Errorf("module %s: %w", hash, err)
 	}
@@ -330,9 +348,31 @@ func (h *Host) instantiate(ctx context.Context, m *module) (*instance, error) {
 	return &instance{inst: &use{Instance: inst, m: m}, sys: sys, guard: m.guard}, nil
 }
 
-// takeInstance returns a fresh instance, from the pool when one is ready,
-// and starts refilling the pool in the background. Like instantiate, it
-// takes over the caller's reference to m.
+// instantiateIdle makes an instance that no run holds yet (for the pool, or
+// a deploy's check): it reserves the memory cap with reserve before the
+// guest's _initialize runs (which may fill it), then keeps what the
+// instance actually holds. Like instantiate, it takes over the caller's
+// reference to m.
+func (h *Host) instantiateIdle(ctx context.Context, m *module, reserve func(int64, string) error) (*instance, error) {
+	n := int64(h.cfg.MemoryLimit) + instanceOverhead(m.size)
+	if err := reserve(n, "a ready instance of module "+m.hash[:12]); err != nil {
+		m.unref(ctx)
+		return nil, err
+	}
+	in, err := h.instantiate(ctx, m)
+	if err != nil {
+		h.cfg.Budget.Release(n)
+		return nil, err
+	}
+	in.held = idleReservation(in, m)
+	h.cfg.Budget.Release(n - in.held)
+	return in, nil
+}
+
+// takeInstance returns a fresh instance for a run, from the pool when one
+// is ready, and starts refilling the pool in the background. Like
+// instantiate, it takes over the caller's reference to m. The run's own
+// reservation covers the instance: a pooled one gives its reservation back.
 func (h *Host) takeInstance(ctx context.Context, m *module) (*instance, error) {
 	var in *instance
 	select {
@@ -342,6 +382,8 @@ func (h *Host) takeInstance(ctx context.Context, m *module) (*instance, error) {
 	h.refill(m)
 	if in != nil {
 		m.unref(ctx) // the pooled instance holds its own
+		h.cfg.Budget.Release(in.held)
+		in.held = 0
 		return in, nil
 	}
 	return h.instantiate(ctx, m)
@@ -380,7 +422,13 @@ func (h *Host) refill(m *module) {
 		defer h.wg.Done()
 		defer func() { m.mu.Lock(); m.filling = false; m.mu.Unlock() }()
 		for len(m.pool) < cap(m.pool) && h.ctx.Err() == nil && m.ref() {
-			in, err := h.instantiate(h.ctx, m)
+			// A pool is spare memory: it fills only while the budget
+			// has room, and never makes room by emptying another.
+			in, err := h.instantiateIdle(h.ctx, m, h.cfg.Budget.TryTake)
+			if errors.Is(err, budget.ErrExceeded) {
+				h.log.Debug("pool not refilled: the memory budget is full", "module", m.hash, "err", err)
+				return
+			}
 			if err != nil {
 				if h.ctx.Err() == nil { // not just the host closing
 					h.log.Warn("pre-instantiate failed", "module", m.hash, "err", err)
@@ -388,7 +436,7 @@ func (h *Host) refill(m *module) {
 				return
 			}
 			if !m.offer(in) {
-				in.inst.Close(h.ctx)
+				h.closeInstance(h.ctx, in)
 				return
 			}
 		}

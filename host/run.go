@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/reprise-wasm/reprise/abi"
+	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -55,6 +56,16 @@ type run struct {
 	stepAt     time.Time     // when the guest's current step began (Stats.Steps); zero while it waits
 	evict      chan struct{} // sent to by park when this run is evicted from memory while parked
 
+	// reserved is what the run holds of the memory budget: its running
+	// reservation, or its instance's idle size while parked (memory.go).
+	reserved int64
+	// parkedHeld is reserved while parked, for evictParked (which runs on
+	// another goroutine); 0 otherwise.
+	parkedHeld atomic.Int64
+	// pendingBytes counts the bytes of pending's entries and arguments:
+	// past flushBytes they are written, as past flushEvery entries.
+	pendingBytes int
+
 	tail     []byte // the end of the guest's stderr, for trap messages
 	logBytes int64  // guest log text of this attempt so far, replayed calls included (logBudget)
 	outBytes int64  // guest stdout and stderr of this attempt so far, likewise
@@ -81,16 +92,37 @@ func runOf(ctx context.Context) *run { return ctx.Value(runKey{}).(*run) }
 // attempt, runs the guest and writes what follows from its end. It runs
 // nothing when the execution has finished, or when the host is closing.
 func (h *Host) execute(a *active) {
+	// Memory first, then a slot: a run waiting for memory holds no slot of
+	// its own, so the runs that hold memory can always finish or park. (A
+	// slot dispatch took for it waits with it: the memory it waits for is
+	// held by runs that hold slots too, or is given back under pressure.)
+	reserved, ok := h.reserveRun(a)
+	if !ok {
+		if a.slot {
+			a.slot = false
+			h.giveSlot()
+		}
+		return // the host is closing: still queued, drive ends it
+	}
 	if a.slot {
 		a.slot = false // taken by dispatch
 	} else if !h.takeSlot() {
+		h.cfg.Budget.Release(reserved)
 		return // still queued: drive ends it
 	}
 	h.execMu.Lock()
 	h.setState(a, execPreparing)
 	h.execMu.Unlock()
 	r, err := h.prepare(a.id, a.fresh)
+	if r != nil {
+		r.reserved = reserved
+		if err = r.fitModule(r.inst.inst.(*use).m); err != nil {
+			r.inst.inst.Close(h.ctx)
+			reserved, r = r.reserved, nil
+		}
+	}
 	if r == nil {
+		h.cfg.Budget.Release(reserved)
 		h.execMu.Lock()
 		h.setState(a, execEnding)
 		h.execMu.Unlock()
@@ -127,6 +159,7 @@ func (h *Host) execute(a *active) {
 	if r.slot {
 		h.giveSlot()
 	}
+	h.cfg.Budget.Release(r.reserved)
 }
 
 // prepare loads what an attempt needs. It returns nil when there is nothing
@@ -173,7 +206,8 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 		return nil, nil
 	}
 	m, err := h.loadModule(ctx, exec.Module, exec.Entry)
-	if errors.Is(err, ErrInvalidModule) { // the pinned code can never run
+	var ee *budget.ExceededError
+	if errors.Is(err, ErrInvalidModule) || errors.As(err, &ee) && ee.Never { // the pinned code can never run
 		r.reject(fmt.Sprintf("cannot load module of function %q: %v", exec.Function, err), "")
 		return nil, nil
 	}
@@ -275,14 +309,19 @@ func (r *run) record(seq uint32, op store.Op, d [16]byte, child string, outcome 
 
 func (r *run) recordAt(seq uint32, op store.Op, d [16]byte, child string, outcome []byte, now int64) {
 	r.pending.Entries = append(r.pending.Entries, store.Entry{Seq: seq, Op: op, Digest: d, Child: child, Outcome: outcome, Time: now})
-	if len(r.pending.Entries) >= flushEvery {
+	r.pendingBytes += len(outcome) + len(child) + entryBytes
+	if len(r.pending.Entries) >= flushEvery || r.pendingBytes >= flushBytes {
 		r.flush()
 		r.stepResume()
 	}
 }
 
-// flushEvery bounds the entries held in memory between durable writes.
+// flushEvery bounds the entries held in memory between durable writes;
+// flushBytes (memory.go) bounds their bytes with their arguments.
 const flushEvery = 1024
+
+// entryBytes is what a journal entry holds besides its outcome and child id.
+const entryBytes = 64
 
 func (r *run) childID(seq uint32) string {
 	return r.exec.ID + "." + strconv.FormatUint(uint64(seq), 10)
@@ -318,12 +357,22 @@ func (r *run) flush() {
 		}
 	}
 	r.afterCommit(res)
-	r.pending.Entries, r.pending.Creates, r.pending.Starts = r.pending.Entries[:0], r.pending.Creates[:0], r.pending.Starts[:0]
+	r.clearPending()
 	r.createSeqs, r.startSeqs = r.createSeqs[:0], r.startSeqs[:0]
 	if timers {
 		kick(r.h.kicks.timers)
 	}
 	r.sendHTTP()
+}
+
+// clearPending empties pending once written, dropping the references its
+// arrays hold (arguments, outcomes) so the buffered bytes are freed.
+func (r *run) clearPending() {
+	clear(r.pending.Entries)
+	clear(r.pending.Creates)
+	clear(r.pending.Starts)
+	r.pending.Entries, r.pending.Creates, r.pending.Starts = r.pending.Entries[:0], r.pending.Creates[:0], r.pending.Starts[:0]
+	r.pendingBytes = 0
 }
 
 // commit writes c for the run. A held start (InvokeWait's) is written in
@@ -413,7 +462,9 @@ func (r *run) afterCommit(res store.CommitResult) {
 	}
 	for _, t := range res.Claimed {
 		var f *fresh
-		if s := started[t.Exec]; s != nil {
+		if s := started[t.Exec]; s != nil && len(s.Promise.Param.Data) <= freshInputMax {
+			// A larger input is read back when the child runs: children
+			// queued for a slot must not hold their inputs in memory.
 			f = &fresh{exec: s.Execution, input: s.Promise.Param.Data, depth: depthOf(s.Promise.Tags)}
 		}
 		r.h.dispatch(t.Exec, f)
@@ -504,6 +555,8 @@ func (r *run) block(w *watcher, hs []*handle) {
 	r.guestSince.Store(0)
 	r.h.giveSlot()
 	r.slot = false
+	r.shrink()
+	r.parkedHeld.Store(r.reserved)
 	r.h.park(r.act)
 	var p store.Promise
 	var got bool
@@ -514,21 +567,30 @@ func (r *run) block(w *watcher, hs []*handle) {
 	case <-r.ctx.Done():
 	}
 	r.h.unpark(r.act)
-	if r.ctx.Err() != nil || !r.h.takeSlot() {
+	r.parkedHeld.Store(0)
+	if r.ctx.Err() != nil {
+		r.unwind(context.Cause(r.ctx))
+	}
+	if !got {
+		// Evicted: suspended without a slot (a store write needs none), so
+		// an eviction to make room never waits for a running slot. It
+		// unwinds, unless an awaited promise settled meanwhile.
+		r.suspend(w.ids)
+	}
+	if err := r.regrow(); err != nil {
+		r.unwind(err) // no room to run hot: it resumes cold, by replay
+	}
+	if !r.h.takeSlot() {
 		r.unwind(context.Cause(r.ctx))
 	}
 	r.slot = true
 	r.h.resume(r.act)
 	r.guestSince.Store(time.Now().UnixNano())
-	if got {
-		for _, hd := range hs {
-			if hd.id == p.ID && !hd.settled {
-				hd.settle(p)
-			}
+	for _, hd := range hs {
+		if got && hd.id == p.ID && !hd.settled {
+			hd.settle(p)
 		}
-		return
 	}
-	r.suspend(w.ids) // evicted
 }
 
 // suspend parks the execution in the store and unwinds the guest, unless an
@@ -540,7 +602,9 @@ func (r *run) suspend(ids []string) {
 	if err != nil {
 		r.unwind(err)
 	}
+	clear(r.pending.Entries)
 	r.pending.Entries = r.pending.Entries[:0]
+	r.pendingBytes = 0
 	if !resumable {
 		r.unwind(errSuspended)
 	}

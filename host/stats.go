@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/metrics"
 	"github.com/reprise-wasm/reprise/store"
 )
@@ -38,6 +39,10 @@ type Stats struct {
 	// OneCommit counts invocations through InvokeWait whose start and
 	// result were written in one commit (the guest made no durable call).
 	OneCommit uint64
+	// Memory is the host's memory budget (Config.Budget): its limit, what
+	// the host holds of it now and at most, reservations refused and
+	// waiting. Compiles is the same of Config.Compiles.
+	Memory, Compiles budget.Stats
 }
 
 // hostStats is what Stats reads; its writers only add atomically.
@@ -50,7 +55,8 @@ type hostStats struct {
 // Stats returns the host's figures. It is cheap: a few counters and one
 // short lock, no store access.
 func (h *Host) Stats() Stats {
-	s := Stats{Running: len(h.slots), Steps: h.stats.steps.Snapshot(), OneCommit: h.stats.oneCommit.Load()}
+	s := Stats{Running: len(h.slots), Steps: h.stats.steps.Snapshot(), OneCommit: h.stats.oneCommit.Load(),
+		Memory: h.cfg.Budget.Stats(), Compiles: h.cfg.Compiles.Stats()}
 	for i := range s.Finished {
 		s.Finished[i] = h.stats.finished[i].Load()
 	}

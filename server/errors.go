@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/store"
 	"github.com/reprise-wasm/reprise/wire"
@@ -62,9 +63,19 @@ func badRequest(format string, args ...any) *httpError {
 func toHTTP(err error) *httpError {
 	var he *httpError
 	var mbe *http.MaxBytesError
+	var be *budget.ExceededError
 	switch {
 	case errors.As(err, &he):
 		return he
+	case errors.As(err, &be):
+		// Never fits: 413, make it smaller. Does not fit now: 429, retry.
+		status, code := http.StatusTooManyRequests, codeRateLimited
+		if be.Never {
+			status, code = http.StatusRequestEntityTooLarge, codeTooLarge
+		}
+		e := apiError(status, code, "%v", err)
+		e.Limit = be.Limit
+		return e
 	case errors.As(err, &mbe):
 		return apiError(http.StatusRequestEntityTooLarge, codeTooLarge, "request body over the limit of %d bytes", mbe.Limit)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, host.ErrUnknownFunction):
@@ -131,6 +142,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	he := toHTTP(err)
 	if he.status() == http.StatusInternalServerError { // 503s (starting, stopping) are expected
 		slogFrom(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if he.status() == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		// A budget full now (memory, compiles) frees as work finishes.
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, he.status(), wire.ErrorBody{Error: (*wire.Error)(he)})
 }

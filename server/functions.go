@@ -20,6 +20,10 @@ func (s *Server) putFunction(w http.ResponseWriter, r *http.Request, h Host) {
 		writeError(w, r, err)
 		return
 	}
+	if err := s.admitDeploy(w, r); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	wasm, err := readBody(w, r, tenantOf(r).Limits.ModuleSize, tenant.LimitModuleSize)
 	if err != nil {
 		writeError(w, r, err)

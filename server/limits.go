@@ -91,7 +91,12 @@ type bucket struct {
 // Rate 0 is no limit. The bucket follows the tenant's current limits, so a
 // changed rate applies at once.
 func (rs *rates) admit(t Tenant, now time.Time) (ok bool, wait time.Duration) {
-	rate, burst := t.Limits.Rate, float64(max(t.Limits.Burst, 1))
+	return rs.admitAt(t.ID, t.Limits.Rate, t.Limits.Burst, now)
+}
+
+// admitAt takes one token from key's bucket of rate and burst.
+func (rs *rates) admitAt(key string, rate float64, burstN int, now time.Time) (ok bool, wait time.Duration) {
+	burst := float64(max(burstN, 1))
 	if rate <= 0 {
 		return true, 0
 	}
@@ -100,10 +105,10 @@ func (rs *rates) admit(t Tenant, now time.Time) (ok bool, wait time.Duration) {
 	if rs.buckets == nil {
 		rs.buckets = map[string]*bucket{}
 	}
-	b := rs.buckets[t.ID]
+	b := rs.buckets[key]
 	if b == nil {
 		b = &bucket{tokens: burst, last: now}
-		rs.buckets[t.ID] = b
+		rs.buckets[key] = b
 	}
 	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
 	b.last = now
@@ -126,6 +131,21 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	e := limitError(http.StatusTooManyRequests, tenant.LimitRate,
 		"this tenant may create %g executions and promises per second (bursts of %d); retry after %v", t.Limits.Rate, t.Limits.Burst, wait.Round(time.Millisecond))
+	e.Code = codeRateLimited
+	return e
+}
+
+// admitDeploy applies the tenant's rate of deploys: each compiles a module,
+// which costs CPU and a memory peak. Over it, a 429 with Retry-After.
+func (s *Server) admitDeploy(w http.ResponseWriter, r *http.Request) error {
+	t := tenantOf(r)
+	ok, wait := s.rates.admitAt("deploy:"+t.ID, t.Limits.DeployRate, t.Limits.DeployBurst, time.Now())
+	if ok {
+		return nil
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(max(int(math.Ceil(wait.Seconds())), 1)))
+	e := limitError(http.StatusTooManyRequests, tenant.LimitDeployRate,
+		"this tenant may deploy %g modules per second (bursts of %d); retry after %v", t.Limits.DeployRate, t.Limits.DeployBurst, wait.Round(time.Millisecond))
 	e.Code = codeRateLimited
 	return e
 }

@@ -150,6 +150,10 @@ func (s *Server) writeHostMetrics(ctx context.Context, b *strings.Builder, names
 	}
 	gauge("reprise_instances_parked", "Guest instances kept in memory while their execution awaits.", func(f figures) uint64 { return uint64(f.h.Parked) })
 	gauge("reprise_guests_running", "Guests running now (each tenant at most its concurrency limit).", func(f figures) uint64 { return uint64(f.h.Running) })
+	gauge("reprise_memory_budget_bytes", "The tenant's memory budget (memory_budget, within the server's).", func(f figures) uint64 { return uint64(max(f.h.Memory.Limit, 0)) })
+	gauge("reprise_memory_held_bytes", "Memory the server holds for the tenant, as its budget counts it.", func(f figures) uint64 { return uint64(max(f.h.Memory.Held, 0)) })
+	gauge("reprise_memory_waiting", "Reservations waiting for the tenant's memory budget (runs queued for memory).", func(f figures) uint64 { return uint64(max(f.h.Memory.Waiting, 0)) })
+	gauge("reprise_memory_refusals", "Reservations, since the server started, that the tenant's memory budget refused (deploys, pool fills, hot wakes that went cold).", func(f figures) uint64 { return f.h.Memory.Refused })
 
 	b.WriteString("# HELP reprise_executions Stored executions by the state of their promise.\n# TYPE reprise_executions gauge\n")
 	for i, n := range names {

@@ -42,6 +42,20 @@ type Limits struct {
 	// naming the limit.
 	Children int `json:"children,omitempty"`
 	Depth    int `json:"depth,omitempty"`
+	// MemoryBudget bounds the memory the server holds for the tenant:
+	// instances (ready, running, parked), compiles, buffered journal
+	// entries and arguments, HTTP bodies in flight. It is capped by the
+	// server's --memory-budget, which all tenants share.
+	MemoryBudget int64 `json:"memory_budget,omitempty"`
+	// Compiles bounds the tenant's modules compiled at once.
+	Compiles int `json:"compiles,omitempty"`
+	// DeployRate is how many deploys per second the tenant may make, with
+	// bursts of up to DeployBurst.
+	DeployRate  float64 `json:"deploy_rate,omitempty"`
+	DeployBurst int     `json:"deploy_burst,omitempty"`
+	// FunctionBodySize bounds each function body of a module, in bytes:
+	// compiling one function takes up to ~800 bytes of memory per byte.
+	FunctionBodySize int64 `json:"function_body_size,omitempty"`
 	// HTTPAllow lists the hosts guests may reach over HTTP: names,
 	// "*.example.com" for subdomains, "*" for any. Empty: none.
 	HTTPAllow []string `json:"http_allow,omitempty"`
@@ -69,6 +83,13 @@ const (
 	LimitPending         = "pending"
 	LimitChildren        = "children"
 	LimitDepth           = "depth"
+	LimitMemoryBudget    = "memory_budget"
+	LimitCompiles        = "compiles"
+	LimitDeployRate      = "deploy_rate"
+	LimitFunctionBody    = "function_body_size"
+	// LimitServerMemory is the server's --memory-budget, which every
+	// tenant's memory_budget is inside of.
+	LimitServerMemory = "server_memory_budget"
 )
 
 // DefaultLimits are safe for a shared server on a small machine.
@@ -86,6 +107,12 @@ func DefaultLimits() Limits {
 		Pending:       10_000,
 		Children:      1_000,
 		Depth:         16,
+		MemoryBudget:  1 << 30,
+		Compiles:      1,
+		DeployRate:    2,
+		DeployBurst:   20,
+		// 9× the largest function body of a Go guest (29 KB).
+		FunctionBodySize: 256 << 10,
 	}
 }
 
@@ -128,6 +155,21 @@ func (l Limits) WithDefaults() Limits {
 	if l.Depth == 0 {
 		l.Depth = d.Depth
 	}
+	if l.MemoryBudget == 0 {
+		l.MemoryBudget = d.MemoryBudget
+	}
+	if l.Compiles == 0 {
+		l.Compiles = d.Compiles
+	}
+	if l.DeployRate == 0 {
+		l.DeployRate = d.DeployRate
+	}
+	if l.DeployBurst == 0 {
+		l.DeployBurst = max(d.DeployBurst, int(l.DeployRate))
+	}
+	if l.FunctionBodySize == 0 {
+		l.FunctionBodySize = d.FunctionBodySize
+	}
 	return l
 }
 
@@ -140,10 +182,22 @@ func (l Limits) Validate() error {
 		return fmt.Errorf("limit %s: %d bytes is more than the 4 GiB a 32-bit guest can address", LimitMemory, l.Memory)
 	case l.StepTime < 0 || l.Concurrency < 0 || l.Rate < 0 || l.Burst < 0 ||
 		l.ModuleSize < 0 || l.PayloadSize < 0 || l.JournalLength < 0 || l.Storage < 0 ||
-		l.Pending < 0 || l.Children < 0 || l.Depth < 0:
+		l.Pending < 0 || l.Children < 0 || l.Depth < 0 ||
+		l.MemoryBudget < 0 || l.Compiles < 0 || l.DeployRate < 0 || l.DeployBurst < 0 || l.FunctionBodySize < 0:
 		return fmt.Errorf("limits may not be negative")
 	case l.Storage != 0 && l.Storage < 1<<20:
 		return fmt.Errorf("limit %s: %d bytes is less than the 1 MiB an empty store occupies; give at least 1MiB", LimitStorage, l.Storage)
+	}
+	if l.MemoryBudget != 0 {
+		// One running instance holds its memory cap and a few MiB of
+		// overhead and buffers: the budget must fit one.
+		mem := l.Memory
+		if mem == 0 {
+			mem = DefaultLimits().Memory
+		}
+		if need := int64(mem) + 16<<20; l.MemoryBudget < need {
+			return fmt.Errorf("limit %s: %d bytes cannot hold one running instance (its %s of %d bytes and ~16 MiB of overhead and buffers): give at least %d", LimitMemoryBudget, l.MemoryBudget, LimitMemory, mem, need)
+		}
 	}
 	for _, h := range l.HTTPAllow {
 		if h == "" || strings.ContainsAny(h, "/: ") || strings.Contains(h[1:], "*") ||

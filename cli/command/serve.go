@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/server"
 	"github.com/reprise-wasm/reprise/store/badgerstore"
@@ -58,6 +59,7 @@ code on this machine.`,
 			&cli.BoolFlag{Name: "no-auth", DisableDefaultText: true, Usage: "serve the data directory's store as one tenant without tokens (loopback only)"},
 			&cli.DurationFlag{Name: "max-wait", Value: server.DefaultMaxWait, Usage: "cap of an invoke's ?wait"},
 			&cli.StringFlag{Name: "disk-reserve", DefaultText: defaultDiskReserve + ", or the global --disk-reserve", Usage: "free `SIZE` the tenants' writes must leave on the data's disk; at it their writes get 507 naming disk_reserve and reads go on"},
+			&cli.StringFlag{Name: "memory-budget", Usage: "memory all tenants together may make the server hold, `SIZE` (default 70% of the machine's memory, or of its cgroup limit)"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve /metrics on `HOST:PORT` (a private address for Prometheus); with tenants this is the only place metrics are served, since they name every tenant (with --no-auth they are also on --addr)"},
 		},
 		OnUsageError: onUsageError,
@@ -87,7 +89,11 @@ code on this machine.`,
 					return usageErrorf("--metrics-addr %q: want HOST:PORT, e.g. 127.0.0.1:9420", metricsAddr)
 				}
 			}
-			return a.serve(c.Context, addr, c.Duration("max-wait"), noAuth, metricsAddr)
+			budgets, err := a.newServerBudgets(c.String("memory-budget"))
+			if err != nil {
+				return err
+			}
+			return a.serve(c.Context, addr, c.Duration("max-wait"), noAuth, metricsAddr, budgets)
 		},
 	}
 }
@@ -114,7 +120,7 @@ func (a *app) tenantsFile() string { return filepath.Join(a.dataDir, "tenants.js
 // serve listens first (so /healthz answers and the port is taken at once),
 // then opens the hosts, whose recovery may take a while, and serves until
 // ctx ends.
-func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration, noAuth bool, metricsAddr string) (err error) {
+func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration, noAuth bool, metricsAddr string, budgets serverBudgets) (err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -153,7 +159,7 @@ func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration, noA
 		defer s.closeInto(&err) // after the HTTP server: executions are saved, then the store closes
 		api.SetHost(s.h)
 	} else {
-		f, err := a.openFleet(ctx)
+		f, err := a.openFleet(ctx, budgets)
 		if err != nil {
 			srv.Close()
 			return err
@@ -195,9 +201,10 @@ func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration, noA
 // of a big one) holds up only its own tenant's requests, and every other
 // tenant is served as soon as its own host is ready.
 type fleet struct {
-	a   *app
-	ctx context.Context
-	reg *tenant.Registry
+	a       *app
+	ctx     context.Context
+	reg     *tenant.Registry
+	budgets serverBudgets // every tenant's budgets are inside these
 
 	mu     sync.Mutex             // guards slots and closed
 	slots  map[string]*tenantSlot // by tenant name
@@ -222,6 +229,7 @@ type tenantHost struct {
 	db      *badgerstore.DB
 	h       *host.Host
 	closing *atomic.Bool
+	budgets []*budget.Budget // its memory and compile budgets, detached from the server's when it closes
 }
 
 // reopenAfter is how long a tenant whose store failed to open waits before
@@ -233,15 +241,15 @@ const reopenAfter = 10 * time.Second
 // longer, and the client had better hear so and retry.
 const openWait = 5 * time.Second
 
-// openFleet reads the tenants and starts opening a host for each; it does
-// not wait for them.
-func (a *app) openFleet(ctx context.Context) (*fleet, error) {
+// openFleet reads the tenants and starts opening a host for each, inside
+// budgets; it does not wait for them.
+func (a *app) openFleet(ctx context.Context, budgets serverBudgets) (*fleet, error) {
 	reg, err := tenant.Open(a.tenantsFile())
 	if err != nil {
 		return nil, err
 	}
 	reg.LogTo(a.log) // a damaged file edited by hand does not stop the server
-	f := &fleet{a: a, ctx: ctx, reg: reg, slots: map[string]*tenantSlot{}}
+	f := &fleet{a: a, ctx: ctx, reg: reg, budgets: budgets, slots: map[string]*tenantSlot{}}
 	ts, err := reg.List()
 	if err != nil {
 		return nil, err
@@ -394,6 +402,7 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 	// host that is not in it.
 	httpCfg := &host.HTTPConfig{Allow: l.AllowsHTTP, AllowRanges: l.HTTPRanges(), RangesSetting: "the tenant limit " + tenant.LimitHTTPAllowRanges}
 	closing := new(atomic.Bool)
+	mem, compiles := f.budgets.tenantBudgets(l)
 	h, err := host.New(f.ctx, host.Config{
 		Store:       db,
 		Logger:      slog.New(quietClose{log.Handler(), closing}),
@@ -403,36 +412,33 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 		MemoryLimit: l.Memory,
 		StepTimeout: time.Duration(l.StepTime),
 		Workers:     l.Concurrency,
-		MaxParked:   maxParked(l.Memory),
 		MaxPayload:  int(l.PayloadSize),
 		MaxSteps:    l.JournalLength,
 		MaxPending:  l.Pending,
 		MaxChildren: l.Children,
 		MaxDepth:    l.Depth,
+		// Parked instances are bounded by the memory budget: past it
+		// they go cold.
+		Budget:          mem,
+		Compiles:        compiles,
+		MaxFunctionBody: int(l.FunctionBodySize),
 	})
 	if err != nil {
+		mem.Detach()
+		compiles.Detach()
 		db.Close()
 		return nil, fmt.Errorf("tenant %s: start host: %w", t.Name, err)
 	}
-	return &tenantHost{db: db, h: h, closing: closing}, nil
+	return &tenantHost{db: db, h: h, closing: closing, budgets: []*budget.Budget{mem, compiles}}, nil
 }
 
 // close stops the host, leaving executions durable, and closes the store.
 func (th *tenantHost) close(ctx context.Context) error {
 	th.closing.Store(true)
+	for _, b := range th.budgets {
+		b.Detach()
+	}
 	return errors.Join(th.h.Close(ctx), th.db.Close())
-}
-
-// parkedBudget is the memory a tenant's parked instances may hold at their
-// limit: past it, waiting executions go cold (they hold no instance and
-// resume by replay), so one tenant cannot fill the machine's memory with
-// instances parked at their memory limit.
-const parkedBudget = 2 << 30
-
-// maxParked is how many instances a tenant may keep parked: its budget at
-// the tenant's memory limit, between 4 and the host's default 256.
-func maxParked(memory uint64) int {
-	return int(min(max(parkedBudget/max(memory, 1), 4), 256))
 }
 
 // close stops every tenant's host, leaving executions durable; hosts still

@@ -53,6 +53,11 @@ localhost) reaches no internal port.`,
 			&cli.IntFlag{Name: "pending", Usage: "pending executions the tenant may have; invocations past it are refused (default 10000)"},
 			&cli.IntFlag{Name: "children", Usage: "children one execution may invoke (default 1000)"},
 			&cli.IntFlag{Name: "depth", Usage: "how deep invocations may nest (default 16)"},
+			&cli.StringFlag{Name: "memory-budget", Usage: "memory the server may hold for the tenant (instances, compiles, buffers), `SIZE`; capped by serve's --memory-budget (default 1GiB)"},
+			&cli.IntFlag{Name: "compiles", Usage: "modules compiled at once (default 1)"},
+			&cli.Float64Flag{Name: "deploy-rate", Usage: "deploys per second (default 2)"},
+			&cli.IntFlag{Name: "deploy-burst", Usage: "deploys at once above the deploy rate (default 20)"},
+			&cli.StringFlag{Name: "function-body-size", Usage: "largest function body of a module, `SIZE` (default 256KiB)"},
 			&cli.StringSliceFlag{Name: "http-allow", Usage: "`HOSTS` guests may reach over HTTP: names, *.example.com, * for any; \"none\" clears (default none)"},
 			&cli.StringSliceFlag{Name: "http-allow-ranges", Usage: "internal address `CIDRS` guests may connect to (loopback, private, link-local, ... are refused by the address dialled, whatever the name), e.g. 10.1.0.0/16; \"none\" clears (default none)"},
 		},
@@ -182,6 +187,21 @@ func limitFlags(c *cli.Context, l *tenant.Limits) error {
 			*dst = c.Int(flag)
 		}
 	}
+	if err := size("memory-budget", &l.MemoryBudget); err != nil {
+		return err
+	}
+	if err := size("function-body-size", &l.FunctionBodySize); err != nil {
+		return err
+	}
+	if c.IsSet("compiles") {
+		l.Compiles = c.Int("compiles")
+	}
+	if c.IsSet("deploy-rate") {
+		l.DeployRate = c.Float64("deploy-rate")
+	}
+	if c.IsSet("deploy-burst") {
+		l.DeployBurst = c.Int("deploy-burst")
+	}
 	if c.IsSet("http-allow") {
 		l.HTTPAllow = splitList(c.StringSlice("http-allow"))
 	}
@@ -214,9 +234,10 @@ func describeLimits(set tenant.Limits) string {
 	if len(l.HTTPAllow) > 0 {
 		http = strings.Join(l.HTTPAllow, ",")
 	}
-	out := fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d storage=%s pending=%d children=%d depth=%d http_allow=%s",
+	out := fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d storage=%s pending=%d children=%d depth=%d memory_budget=%s compiles=%d deploy_rate=%g/s deploy_burst=%d function_body_size=%s http_allow=%s",
 		sizeText(int64(l.Memory)), time.Duration(l.StepTime), l.Concurrency, l.Rate, l.Burst,
-		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, sizeText(l.Storage), l.Pending, l.Children, l.Depth, http)
+		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, sizeText(l.Storage), l.Pending, l.Children, l.Depth,
+		sizeText(l.MemoryBudget), l.Compiles, l.DeployRate, l.DeployBurst, sizeText(l.FunctionBodySize), http)
 	ranges := "none"
 	if len(l.HTTPAllowRanges) > 0 {
 		ranges = strings.Join(l.HTTPAllowRanges, ",")

@@ -315,6 +315,18 @@ func (in *instance) noteMemory(err error) error {
 	return err
 }
 
+// MemorySize implements engine.Instance.
+func (in *instance) MemorySize() uint64 {
+	if in.view.caller != nil { // inside one of its host calls: the store is the caller's
+		return uint64(len(in.view.bytes()))
+	}
+	ext := in.inst.GetExport(in.store, "memory")
+	if ext == nil || ext.Memory() == nil {
+		return 0
+	}
+	return uint64(ext.Memory().DataSize(in.store))
+}
+
 // run runs guest code (f) with ctx: host functions see ctx, and when ctx is
 // done the guest is interrupted at its next function entry or loop back-edge.
 // Its error is one of the engine package's (see engine.Instance.Call).

@@ -214,3 +214,11 @@ func (i *instance) Call(ctx context.Context, name string) error {
 }
 
 func (i *instance) Close(ctx context.Context) error { return i.mod.Close(ctx) }
+
+// MemorySize implements engine.Instance.
+func (i *instance) MemorySize() uint64 {
+	if m := i.mod.Memory(); m != nil {
+		return uint64(m.Size())
+	}
+	return 0
+}

@@ -5,14 +5,15 @@ package wasmbin
 const maxLocals = 50_000
 
 // locals checks the local declarations of every function body; the
-// instructions after them are skipped.
-func (r *reader) locals() {
+// instructions after them are skipped. It returns the largest body's size.
+func (r *reader) locals() (largest uint32) {
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
 		size := r.u32()
 		if r.err != nil || uint64(size) > uint64(len(r.b)-r.i) {
 			r.fail("function body runs past the end at offset %d", r.i)
 			return
 		}
+		largest = max(largest, size)
 		end := r.i + int(size)
 		body := reader{b: r.b[:end], i: r.i}
 		var sum uint64
@@ -30,4 +31,5 @@ func (r *reader) locals() {
 		}
 		r.i = end
 	}
+	return largest
 }

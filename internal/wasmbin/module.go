@@ -10,6 +10,10 @@ type Module struct {
 	// OtherImports are the imports of something other than a function, as
 	// "env.mem (memory)".
 	OtherImports []string
+	// LargestBody is the size in bytes of the largest function body: an
+	// engine's compile working memory grows with the largest function far
+	// more than with the whole module (it compiles one function at a time).
+	LargestBody uint32
 
 	// tables are the bytes of each table around its limits (see table).
 	tables []tableBytes
@@ -100,7 +104,7 @@ func Read(wasm []byte) (*Module, error) {
 		case 9:
 			sec.elements()
 		case 10:
-			sec.locals()
+			m.LargestBody = sec.locals()
 		case 11:
 			sec.data()
 		default:
