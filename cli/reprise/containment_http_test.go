@@ -104,6 +104,7 @@ func TestContainmentHTTPAllowlistHoldsOnTheAddressDialled(t *testing.T) {
 	// Another tenant allowed every name gets no further.
 	star := a.server
 	star.token = strings.TrimSpace(ok(t, a.data, "tenant", "create", "star", "--http-allow", "*"))
+	eventually(t, "the new tenant is served", func() bool { return reprise(t, a.data, star.args("functions")...).code == 0 })
 	star.ok(t, "deploy", "httpcall", wasm["httpcall"])
 	for _, c := range []struct{ host, rule string }{
 		{"127.0.0.1", "loopback"}, {"127.0.0.2", "loopback"}, {"[::ffff:127.0.0.1]", "loopback"},
