@@ -26,13 +26,17 @@ type Options struct {
 	// Logger receives the store's logs and Badger's warnings and errors
 	// (Badger's info and debug chatter is dropped). Default slog.Default().
 	Logger *slog.Logger
+	// SearchScan bounds the promise ids one page of SearchPromises
+	// examines. Default DefaultSearchScan.
+	SearchScan int
 }
 
 // DB is a store.Store backed by Badger. It is safe for concurrent use.
 type DB struct {
-	bdb *badger.DB
-	now func() time.Time
-	log *slog.Logger
+	bdb        *badger.DB
+	now        func() time.Time
+	log        *slog.Logger
+	searchScan int // Options.SearchScan
 
 	mu      sync.Mutex // guards queue and closing
 	queue   []*op
@@ -74,6 +78,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.SearchScan <= 0 {
+		opts.SearchScan = DefaultSearchScan
+	}
 	log := opts.Logger.With("store", "badger", "dir", dir)
 	bopts := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{log}).
@@ -90,12 +97,13 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	d := &DB{
-		floors: newFloors(),
-		bdb:    bdb,
-		now:    opts.Now,
-		log:    log,
-		signal: make(chan struct{}, 1),
-		exited: make(chan struct{}),
+		floors:     newFloors(),
+		bdb:        bdb,
+		now:        opts.Now,
+		log:        log,
+		searchScan: opts.SearchScan,
+		signal:     make(chan struct{}, 1),
+		exited:     make(chan struct{}),
 	}
 	if err := d.loadCounters(); err != nil {
 		bdb.Close()
@@ -138,7 +146,8 @@ func (d *DB) Close() error {
 func (d *DB) nowMs() int64 { return d.now().UnixMilli() }
 
 // view runs fn in a read-only Badger transaction outside the committer. Use
-// it only for data that never changes once written.
+// it only for data that never changes once written, or for a read that
+// wants a snapshot rather than the committer's order (SearchPromises).
 func (d *DB) view(fn func(*badger.Txn) error) error {
 	d.direct.RLock()
 	defer d.direct.RUnlock()
