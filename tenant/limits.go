@@ -29,6 +29,10 @@ type Limits struct {
 	PayloadSize int64 `json:"payload_size,omitempty"`
 	// JournalLength bounds the journal of one execution attempt (its steps).
 	JournalLength int `json:"journal_length,omitempty"`
+	// SearchRate is how many promise and execution searches (pages) the
+	// tenant may make per second through the API, with bursts of twice
+	// that: each page's work is bounded, and this bounds how many.
+	SearchRate float64 `json:"search_rate,omitempty"`
 	// HTTPAllow lists the hosts guests may reach over HTTP: names,
 	// "*.example.com" for subdomains, "*" for any. Empty: none.
 	HTTPAllow []string `json:"http_allow,omitempty"`
@@ -44,6 +48,7 @@ const (
 	LimitPayloadSize   = "payload_size"
 	LimitJournalLength = "journal_length"
 	LimitHTTPAllow     = "http_allow"
+	LimitSearchRate    = "search_rate"
 )
 
 // DefaultLimits are safe for a shared server on a small machine.
@@ -57,6 +62,7 @@ func DefaultLimits() Limits {
 		ModuleSize:    32 << 20,
 		PayloadSize:   1 << 20,
 		JournalLength: 10_000,
+		SearchRate:    50,
 	}
 }
 
@@ -87,6 +93,9 @@ func (l Limits) WithDefaults() Limits {
 	if l.JournalLength == 0 {
 		l.JournalLength = d.JournalLength
 	}
+	if l.SearchRate == 0 {
+		l.SearchRate = d.SearchRate
+	}
 	return l
 }
 
@@ -100,6 +109,8 @@ func (l Limits) Validate() error {
 	case l.StepTime < 0 || l.Concurrency < 0 || l.Rate < 0 || l.Burst < 0 ||
 		l.ModuleSize < 0 || l.PayloadSize < 0 || l.JournalLength < 0:
 		return fmt.Errorf("limits may not be negative")
+	case l.SearchRate < 0:
+		return fmt.Errorf("limit %s: may not be negative", LimitSearchRate)
 	}
 	for _, h := range l.HTTPAllow {
 		if h == "" || strings.ContainsAny(h, "/: ") || strings.Contains(h[1:], "*") ||

@@ -30,7 +30,7 @@ stored, and limits. A running server sees changes within a second.
    rotate NAME   replace the token; the old one stops working
 
 Limits (a 0 or absent flag means the default). Sizes take KiB, MiB, GiB.
-rate, burst and module-size apply at once; memory, step-time, concurrency,
+rate, burst, search-rate and module-size apply at once; memory, step-time, concurrency,
 journal-length, http-allow and payload-size (inside executions) when the
 server next starts.`,
 			"reprise tenant create acme --rate 50 --memory 64MiB",
@@ -46,6 +46,7 @@ server next starts.`,
 			&cli.StringFlag{Name: "module-size", Usage: "largest module upload, `SIZE` (default 32MiB)"},
 			&cli.StringFlag{Name: "payload-size", Usage: "largest input, result or promise value, `SIZE` (default 1MiB)"},
 			&cli.IntFlag{Name: "journal-length", Usage: "steps of one execution attempt (default 10000)"},
+			&cli.Float64Flag{Name: "search-rate", Usage: "searches (pages of ls, GET /v1/promises, /v1/executions) per second through the API, bursts of twice that (default 50)"},
 			&cli.StringSliceFlag{Name: "http-allow", Usage: "`HOSTS` guests may reach over HTTP: names, *.example.com, * for any; \"none\" clears (default none)"},
 		},
 		OnUsageError: onUsageError,
@@ -165,6 +166,9 @@ func limitFlags(c *cli.Context, l *tenant.Limits) error {
 	}
 	if c.IsSet("journal-length") {
 		l.JournalLength = c.Int("journal-length")
+	}
+	if c.IsSet("search-rate") {
+		l.SearchRate = c.Float64("search-rate")
 	}
 	if c.IsSet("http-allow") {
 		l.HTTPAllow = nil
