@@ -351,4 +351,3 @@ func TestSearchPaging(t *testing.T) {
 		})
 	}
 }
-
