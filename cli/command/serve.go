@@ -344,7 +344,7 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 	h, err := host.New(f.ctx, host.Config{
 		Store:       db,
 		Logger:      slog.New(quietClose{log.Handler(), closing}),
-		CacheDir:    f.a.cacheDir,
+		CacheDir:    tenantCacheDir(f.a.cacheDir, t.Name),
 		NewEngine:   f.a.engineOrDefault(),
 		HTTP:        httpCfg,
 		MemoryLimit: l.Memory,
@@ -359,6 +359,16 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 		return nil, fmt.Errorf("tenant %s: start host: %w", t.Name, err)
 	}
 	return &tenantHost{db: db, h: h, closing: closing}, nil
+}
+
+// tenantCacheDir is where tenant name's compiled code is kept: a directory
+// of its own under the cache directory. A cache shared by tenants would
+// tell one, by how fast its deploy compiles, that another has deployed the
+// same bytes (engines key compiled code by the module's hash); with one
+// each, every tenant compiles what it deploys the first time. (The local
+// commands, one user's, share DIR/cache itself.)
+func tenantCacheDir(cacheDir, name string) string {
+	return filepath.Join(cacheDir, "tenants", name)
 }
 
 // close stops the host, leaving executions durable, and closes the store.
