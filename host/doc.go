@@ -26,6 +26,8 @@
 //   - module.go: checking and compiling a module (its bytes are read first by
 //     internal/wasmbin); modules.go: the module cache, its states, and the
 //     pool of ready instances.
+//   - reserved.go: the tags and keys only the host writes, and how recovery
+//     tells an HTTP intent of its own from a promise merely tagged as one.
 //   - config.go, stats.go: configuration and figures.
 //
 // # Goroutines

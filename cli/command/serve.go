@@ -38,8 +38,9 @@ while /readyz says 503. On SIGINT or SIGTERM it stops accepting requests,
 saves running executions (they resume on the next start) and exits 0.
 
 Every request carries "Authorization: Bearer TOKEN", a token from
-`+"`reprise tenant create`"+`. Each tenant has its own store (DATA/tenants/NAME)
-and limits, and sees only its own functions, executions and promises.
+`+"`reprise tenant create`"+`. Each tenant has its own store (DATA/tenants/NAME),
+compiled code (CACHE/tenants/NAME, CACHE being --cache-dir) and limits, and
+sees only its own functions, executions and promises.
 Tenants created while the server runs are served at once.
 
 --no-auth serves the data directory's own store (the one the other
