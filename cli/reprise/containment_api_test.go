@@ -362,3 +362,28 @@ func TestContainmentErrorsAreJSON(t *testing.T) {
 	resp.Body.Close()
 	isJSONError("attempt 2 of an execution that made one", resp.StatusCode, b, http.StatusNotFound)
 }
+
+// A listing longer than the tenant's search rate allows at once waits for
+// it: `reprise ls --server` with search_rate 1 (bursts of 2) reads 250
+// promises in 3 pages, and waits when the server answers 429 naming
+// search_rate instead of failing.
+func TestContainmentListWaitsForTheSearchRate(t *testing.T) {
+	t.Parallel()
+	a := startArena(t, []string{"--search-rate", "1", "--rate", "1000", "--burst", "1000"})
+	c := a.client(t)
+	ctx := context.Background()
+	never := time.Now().Add(24 * time.Hour).UnixMilli()
+	for i := range 250 {
+		if _, _, err := c.CreatePromise(ctx, client.CreatePromise{ID: fmt.Sprintf("p%03d", i), Timeout: never}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Twice: six pages, where the bucket holds two and gains one a second.
+	for range 2 {
+		out := a.ok(t, "ls", "--limit", "0", "--json")
+		var ps []map[string]any
+		if err := json.Unmarshal([]byte(out), &ps); err != nil || len(ps) != 250 {
+			t.Fatalf("ls listed %d promises (%v), want 250", len(ps), err)
+		}
+	}
+}
