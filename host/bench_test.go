@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reprise-wasm/reprise/host"
+	wt "github.com/reprise-wasm/reprise/internal/wasmtest"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -256,4 +257,43 @@ func heapInuse() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse)
+}
+
+// fibGuest computes fib(n) by plain recursion: about 2·fib(n) calls, every
+// one of them in a cycle, so every one counted against the call stack
+// limit. It returns nothing: the benchmark measures the calls.
+func fibGuest(n int32) []byte {
+	m := wt.Module{Memory: 1}
+	m.Func("run", nil, wt.I32Const(n), wt.Call(1), []byte{0x1a}) // drop
+	m.Funcs = append(m.Funcs, wt.Func{Params: []byte{wt.I32}, Results: []byte{wt.I32}, Code: wt.Cat(
+		[]byte{0x20, 0}, wt.I32Const(2), []byte{0x49}, // n < 2
+		[]byte{0x04, 0x7f, 0x20, 0, 0x05}, // if (result i32) n else
+		[]byte{0x20, 0}, wt.I32Const(1), []byte{0x6b}, wt.Call(1),
+		[]byte{0x20, 0}, wt.I32Const(2), []byte{0x6b}, wt.Call(1),
+		[]byte{0x6a, 0x0b}, // add, end
+	)})
+	return m.Bytes()
+}
+
+// BenchmarkRecursion is the cost of counting calls against the call stack
+// limit: fib(25), about 243,000 calls, with the count and without.
+func BenchmarkRecursion(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		limit int
+	}{{"counted", 0}, {"uncounted", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := benchHost(b, func(c *host.Config) { c.MaxCallStack = bc.limit })
+			ctx := context.Background()
+			if _, err := h.Deploy(ctx, "fib", fibGuest(25), ""); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if p := h.run("fib", nil, host.InvokeOptions{}); p.State != store.Resolved {
+					b.Fatalf("%s %s", p.State, p.Value.Data)
+				}
+			}
+		})
+	}
 }

@@ -61,6 +61,12 @@ type Config struct {
 	// Default 1,000,000 (8 MB): a Go guest's table has about two elements
 	// per KB of code, so even a 64 MiB module fits.
 	MaxTableElements int
+	// MaxCallStack bounds the call stack a guest's recursion may take, in
+	// bytes. Engines keep it outside linear memory (wazero lets it reach
+	// 400 MB), so the host counts every call that can recurse against it,
+	// by the callee's frame size, and past it the guest traps with a stack
+	// overflow. Default 8 MiB; negative disables the count.
+	MaxCallStack int
 	// MaxSteps bounds the journal of one attempt (and so handles and fan-out).
 	// Default 100,000.
 	MaxSteps int
@@ -126,6 +132,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTableElements <= 0 {
 		c.MaxTableElements = 1_000_000
+	}
+	if c.MaxCallStack == 0 {
+		c.MaxCallStack = 8 << 20
 	}
 	if c.MaxSteps <= 0 {
 		c.MaxSteps = 100_000

@@ -192,6 +192,9 @@ func (r *run) hostFailed(err error) {
 // msg, when not "", replaces the engine's message.
 func (r *run) trap(err error, msg string) {
 	m, stack := trapMessage(err)
+	if r.inst != nil && isDepthOverflow(err, r.inst.guard) {
+		m = fmt.Sprintf("stack overflow: the guest's calls nest deeper than the host's call stack limit of %d bytes (Config.MaxCallStack)", r.h.cfg.MaxCallStack)
+	}
 	if msg == "" {
 		msg = m
 	}

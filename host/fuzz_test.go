@@ -379,6 +379,10 @@ func FuzzDeployDeclarations(f *testing.F) {
 	seed(wt.Module{Memory: 1, Tables: []wt.Table{{Min: 1, Max: wt.Ptr(1<<32 - 1)}}})
 	f.Add(fuzzGuest())
 	f.Add(rawEcho())
+	// Calls the host counts against its call stack limit, which it
+	// rewrites: what wazero compiles, the rewritten module compiles too.
+	f.Add(recursion(3))
+	f.Add(fibGuest(3))
 	// Counts and lengths that wazero allocates for before it reads what
 	// they count: each ran the process out of memory, or allocated
 	// gigabytes, from a module of a few dozen bytes.

@@ -273,6 +273,51 @@ func TestDeepRecursionTrapsWithStackOverflow(t *testing.T) {
 	stillServes(t, h)
 }
 
+// recursion is a guest whose entry calls down(depth), a function that
+// calls itself until its argument is 0, then returns.
+func recursion(depth int32) []byte {
+	m := wt.Module{Memory: 1}
+	m.Func("run", nil, wt.I32Const(depth), wt.Call(1))
+	m.Funcs = append(m.Funcs, wt.Func{Params: []byte{wt.I32}, Code: wt.Cat(
+		[]byte{0x20, 0, 0x04, 0x40},                               // local.get 0, if
+		[]byte{0x20, 0}, wt.I32Const(1), []byte{0x6b}, wt.Call(1), // down(n-1)
+		[]byte{0x0b}, // end
+	)})
+	return m.Bytes()
+}
+
+// The host bounds the call stack a guest's recursion takes (engines keep
+// it outside linear memory; wazero lets it reach 400 MB): recursion within
+// Config.MaxCallStack returns, the same recursion past it traps with a
+// stack overflow naming the limit.
+func TestRecursionIsBoundedByTheCallStackLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		limit    int
+		rejected bool
+	}{
+		{"within the default limit", 0, false},
+		{"past a limit of 64 KiB", 64 << 10, true},
+		{"with the count disabled", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHost(t, func(c *host.Config) {
+				c.MaxCallStack = tc.limit
+				c.Retry = host.RetryPolicy{MaxAttempts: 1}
+			})
+			h.deployRaw("down", recursion(5000))
+			p := h.run("down", nil, host.InvokeOptions{})
+			switch {
+			case !tc.rejected && p.State != store.Resolved:
+				t.Fatalf("got %s %s, want RESOLVED", p.State, p.Value.Data)
+			case tc.rejected && (p.State != store.Rejected || !strings.Contains(string(p.Value.Data), "call stack limit of 65536 bytes")):
+				t.Fatalf("got %s %s, want REJECTED naming the call stack limit", p.State, p.Value.Data)
+			}
+			stillServes(t, h)
+		})
+	}
+}
+
 // WASI errno values.
 const (
 	errnoBadf       = 8

@@ -27,35 +27,44 @@ func hashModule(wasm []byte) string {
 }
 
 // compile compiles and validates wasm as a guest (entry points are checked
-// per function, by validateEntry).
-func (h *Host) compile(ctx context.Context, wasm []byte) (engine.Module, error) {
+// per function, by validateEntry). guard is the name a trap's innermost
+// frame has when the guest's calls nested past Config.MaxCallStack ("" when
+// nothing in the module can recurse).
+func (h *Host) compile(ctx context.Context, wasm []byte) (mod engine.Module, guard string, err error) {
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		return nil, fmt.Errorf("%w: the bytes are not WebAssembly (no \\0asm header); give a .wasm file built for wasip1/wasm32-wasi", ErrInvalidModule)
+		return nil, "", fmt.Errorf("%w: the bytes are not WebAssembly (no \\0asm header); give a .wasm file built for wasip1/wasm32-wasi", ErrInvalidModule)
 	}
 	// Malformed bytes never reach the engine: its decoder may trust counts
 	// that the bytes cannot hold (wazero allocates for them: a 22-byte
 	// module declaring 2^31 imports ran the process out of memory).
 	d, err := wasmbin.Read(wasm)
 	if err != nil {
-		return nil, fmt.Errorf("%w: compile: malformed module: %v", ErrInvalidModule, err)
+		return nil, "", fmt.Errorf("%w: compile: malformed module: %v", ErrInvalidModule, err)
 	}
 	if err := h.checkDeclared(d); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// The module keeps its identity: it is stored, hashed and replayed as
 	// deployed; only the engine sees the rewritten bytes (table maxima
-	// capped to Config.MaxTableElements, custom sections but "name"
-	// dropped), the same ones for the same module on every compile.
-	wasm = d.Rewrite(wasm, h.cfg.MaxTableElements)
-	mod, err := h.engine.Compile(ctx, wasm)
+	// capped to Config.MaxTableElements, calls that can recurse counted
+	// against Config.MaxCallStack, custom sections but "name" dropped),
+	// the same ones for the same module on every compile.
+	wasm, depth, err := d.Rewrite(wasm, wasmbin.RewriteLimits{TableElements: h.cfg.MaxTableElements, CallStack: h.cfg.MaxCallStack})
 	if err != nil {
-		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
+		return nil, "", fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
+	}
+	if depth.Counted > 0 {
+		guard = fmt.Sprintf("$%d", depth.Guard)
+	}
+	mod, err = h.engine.Compile(ctx, wasm)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
 	}
 	if err := h.validate(mod); err != nil {
 		mod.Close(ctx)
-		return nil, err
+		return nil, "", err
 	}
-	return mod, nil
+	return mod, guard, nil
 }
 
 // validate checks what the ABI asks of a guest, so a bad module is refused at

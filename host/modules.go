@@ -59,6 +59,7 @@ type module struct {
 	cache *moduleCache
 	ready chan struct{}  // closed when compiling is over: mod or err is set
 	mod   engine.Module  // once ready, unless err
+	guard string         // once ready: the innermost frame of a call-depth overflow (see compile)
 	err   error          // once ready: why the compile failed
 	pool  chan *instance // fresh instances, bound to no execution yet
 	used  int64          // guarded by cache.mu: the cache's clock at the last use, for eviction
@@ -81,8 +82,9 @@ func (m *module) setState(to moduleState) {
 
 // instance is one instance and the sandbox its WASI sees.
 type instance struct {
-	inst engine.Instance
-	sys  *sandbox
+	inst  engine.Instance
+	sys   *sandbox
+	guard string // its module's (see module.guard)
 }
 
 // use is an engine instance that holds a reference to its module until it
@@ -218,7 +220,7 @@ func (h *Host) moduleOnce(ctx context.Context, hash, entry string, wasm func() (
 	// caller's, and checks nothing caller-specific.
 	b, err := wasm()
 	if err == nil {
-		m.mod, err = h.compile(h.ctx, b)
+		m.mod, m.guard, err = h.compile(h.ctx, b)
 	} else {
 		err = fmt.Errorf("module %s: %w", hash, err)
 	}
@@ -325,7 +327,7 @@ func (h *Host) instantiate(ctx context.Context, m *module) (*instance, error) {
 		m.unref(ctx)
 		return nil, fmt.Errorf("instantiate module %s: %w", m.hash[:12], err)
 	}
-	return &instance{inst: &use{Instance: inst, m: m}, sys: sys}, nil
+	return &instance{inst: &use{Instance: inst, m: m}, sys: sys, guard: m.guard}, nil
 }
 
 // takeInstance returns a fresh instance, from the pool when one is ready,

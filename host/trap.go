@@ -33,3 +33,11 @@ func trapMessage(err error) (string, string) {
 	}
 	return err.Error(), ""
 }
+
+// isDepthOverflow reports whether err is a trap in guard, the function a
+// module's counted calls call when they nest past the call stack budget
+// (see internal/wasmbin's DepthLimit).
+func isDepthOverflow(err error, guard string) bool {
+	var trap *engine.TrapError
+	return guard != "" && errors.As(err, &trap) && len(trap.Stack) > 0 && trap.Stack[0].Func == guard
+}

@@ -19,9 +19,12 @@
 // limits bound what its requests may send, how fast it may start
 // executions and create promises, and how many pages of searches it may
 // ask for (429 with Retry-After); the limits inside executions are its
-// host's configuration. Tags and idempotency keys beginning with reprise:
-// are the host's own and refused from requests (host.ErrReserved). Until SetHost or SetTenants is
-// called, the API answers 503, so a process can listen while recovery runs.
+// host's configuration. A write its store refuses for lack of space (the
+// tenant's storage quota, the server's disk reserve) is 507 naming the
+// limit. Tags and idempotency keys beginning with reprise: are the host's
+// own and refused from requests (host.ErrReserved). Until SetHost or
+// SetTenants is called, the API answers 503, so a process can listen while
+// recovery runs.
 //
 // The server keeps no hosts of its own. A [Tenants] implementation maps a
 // token to its tenant and host on every request and lists the running hosts

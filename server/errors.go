@@ -32,6 +32,7 @@ const (
 	codeUnsupportedMedia = 41500
 	codeInternal         = 50000
 	codeUnavailable      = 50300
+	codeStorageFull      = 50700
 )
 
 // ErrUnavailable is what a Tenants implementation wraps when a tenant's
@@ -83,6 +84,14 @@ func toHTTP(err error) *httpError {
 		return apiError(http.StatusBadRequest, codeInvalidModule, "%v", err)
 	case errors.Is(err, store.ErrInvalid):
 		return badRequest("%v", err)
+	case errors.As(err, new(*store.StorageFullError)):
+		// 507 naming the limit: the tenant's quota or the server's disk
+		// reserve. Reads still work, and writes resume when space returns.
+		var sf *store.StorageFullError
+		errors.As(err, &sf)
+		e := apiError(http.StatusInsufficientStorage, codeStorageFull, "%v", sf)
+		e.Limit = sf.Limit
+		return e
 	case errors.Is(err, ErrUnavailable):
 		return apiError(http.StatusServiceUnavailable, codeUnavailable, "%v", err)
 	case errors.Is(err, host.ErrClosed), errors.Is(err, store.ErrClosed):

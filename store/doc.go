@@ -34,8 +34,10 @@
 // without claiming them again. [Query] searches promises a page at a time.
 //
 // Errors are the sentinels [ErrNotFound], [ErrConflict], [ErrForbidden],
-// [ErrNotOwner], [ErrInvalid] and [ErrClosed], wrapped with details; test
-// them with errors.Is.
+// [ErrNotOwner], [ErrInvalid], [ErrClosed] and [ErrStorageFull], wrapped
+// with details; test them with errors.Is. A write refused for lack of space
+// is a [*StorageFullError] naming the limit it met ([LimitStorage], a
+// store's quota, or [LimitDiskReserve], the free space kept on the disk).
 //
 // # Monitoring
 //

@@ -286,7 +286,42 @@ var (
 	ErrNotOwner  = errors.New("task not owned by this worker")
 	ErrInvalid   = errors.New("invalid argument") // a malformed request, e.g. a bad cursor or settle state
 	ErrClosed    = errors.New("store closed")
+	// ErrStorageFull is what a write refused for lack of space wraps (as a
+	// *StorageFullError, which says which limit); reads keep working.
+	ErrStorageFull = errors.New("storage full")
 )
+
+// The limits a StorageFullError names.
+const (
+	// LimitStorage is a store's quota: the bytes its files may occupy.
+	LimitStorage = "storage"
+	// LimitDiskReserve is the free space a server keeps on the file system
+	// of its data, so that no write ever finds the disk full.
+	LimitDiskReserve = "disk_reserve"
+)
+
+// StorageFullError is a write refused because the store is at a limit of
+// space: Limit is LimitStorage or LimitDiskReserve. Writes succeed again
+// once space returns (data deleted, the disk freed or the limit raised).
+type StorageFullError struct {
+	Limit string
+	// Used and Max are the figures of the limit at the refusal, in bytes:
+	// the store's size and its quota, or the file system's free space and
+	// the reserve that free space may not go under.
+	Used, Max int64
+}
+
+func (e *StorageFullError) Error() string {
+	if e.Limit == LimitDiskReserve {
+		return fmt.Sprintf("limit %s: storage full: %d bytes free on the data's disk, under the %d kept free so that a full disk "+
+			"cannot crash the process; writes resume once space is freed there (reads still work)", e.Limit, e.Used, e.Max)
+	}
+	return fmt.Sprintf("limit %s: storage full: the store holds %d bytes of its quota of %d; "+
+		"writes resume when the quota is raised (reads still work)", e.Limit, e.Used, e.Max)
+}
+
+// Is makes errors.Is(err, ErrStorageFull) true.
+func (e *StorageFullError) Is(target error) bool { return target == ErrStorageFull }
 
 // Store is Reprise's durable state. Every method is one transaction and is
 // linearizable; a method that returns without error has made its writes

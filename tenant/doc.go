@@ -13,7 +13,7 @@
 // [Registry.SetLimits] changes limits. A [Tenant] is a name (checked by [CheckName]: it names a
 // directory of the server's too), a token hash and its [Limits]: memory,
 // step time, concurrency, rate of creations, module and payload sizes,
-// journal length and an HTTP allowlist. A zero limit means the default
+// journal length, storage on disk and an HTTP allowlist. A zero limit means the default
 // ([DefaultLimits], filled in by [Limits.WithDefaults]). The package only
 // keeps the limits; the server and each tenant's host enforce them.
 //

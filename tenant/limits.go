@@ -33,6 +33,9 @@ type Limits struct {
 	// tenant may make per second through the API, with bursts of twice
 	// that: each page's work is bounded, and this bounds how many.
 	SearchRate float64 `json:"search_rate,omitempty"`
+	// Storage bounds what the tenant's store may occupy on disk, in bytes;
+	// past it, writes are refused (507) and reads go on.
+	Storage int64 `json:"storage,omitempty"`
 	// HTTPAllow lists the hosts guests may reach over HTTP: names,
 	// "*.example.com" for subdomains, "*" for any. Empty: none.
 	HTTPAllow []string `json:"http_allow,omitempty"`
@@ -49,6 +52,7 @@ const (
 	LimitJournalLength = "journal_length"
 	LimitHTTPAllow     = "http_allow"
 	LimitSearchRate    = "search_rate"
+	LimitStorage       = "storage" // as store.LimitStorage
 )
 
 // DefaultLimits are safe for a shared server on a small machine.
@@ -63,6 +67,7 @@ func DefaultLimits() Limits {
 		PayloadSize:   1 << 20,
 		JournalLength: 10_000,
 		SearchRate:    50,
+		Storage:       1 << 30,
 	}
 }
 
@@ -96,6 +101,9 @@ func (l Limits) WithDefaults() Limits {
 	if l.SearchRate == 0 {
 		l.SearchRate = d.SearchRate
 	}
+	if l.Storage == 0 {
+		l.Storage = d.Storage
+	}
 	return l
 }
 
@@ -107,10 +115,12 @@ func (l Limits) Validate() error {
 	case l.Memory > 4<<30:
 		return fmt.Errorf("limit %s: %d bytes is more than the 4 GiB a 32-bit guest can address", LimitMemory, l.Memory)
 	case l.StepTime < 0 || l.Concurrency < 0 || l.Rate < 0 || l.Burst < 0 ||
-		l.ModuleSize < 0 || l.PayloadSize < 0 || l.JournalLength < 0:
+		l.ModuleSize < 0 || l.PayloadSize < 0 || l.JournalLength < 0 || l.Storage < 0:
 		return fmt.Errorf("limits may not be negative")
 	case l.SearchRate < 0:
 		return fmt.Errorf("limit %s: may not be negative", LimitSearchRate)
+	case l.Storage != 0 && l.Storage < 1<<20:
+		return fmt.Errorf("limit %s: %d bytes is less than the 1 MiB an empty store occupies; give at least 1MiB", LimitStorage, l.Storage)
 	}
 	for _, h := range l.HTTPAllow {
 		if h == "" || strings.ContainsAny(h, "/: ") || strings.Contains(h[1:], "*") ||

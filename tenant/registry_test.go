@@ -201,6 +201,20 @@ func TestLimitsDefaultsAndHTTPAllow(t *testing.T) {
 	}
 }
 
+// The storage quota defaults to 1 GiB, and one under what an empty store
+// occupies is refused naming the limit.
+func TestStorageLimit(t *testing.T) {
+	if got := (Limits{}).WithDefaults().Storage; got != 1<<30 {
+		t.Fatalf("default storage %d", got)
+	}
+	if err := (Limits{Storage: 64 << 10}).Validate(); err == nil || !strings.Contains(err.Error(), "limit storage") {
+		t.Fatalf("a 64 KiB quota: %v", err)
+	}
+	if err := (Limits{Storage: 4 << 20}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"1024": 1024, "64KiB": 64 << 10, "16MiB": 16 << 20, "1GiB": 1 << 30, "2M": 2 << 20, "3 MB": 3 << 20} {
 		if got, err := ParseSize(in); err != nil || got != want {

@@ -140,6 +140,6 @@ type Error struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
 	// Limit names the tenant limit that refused the request, if one did:
-	// module_size, payload_size or rate.
+	// module_size, payload_size, rate, storage or disk_reserve.
 	Limit string `json:"limit,omitempty"`
 }

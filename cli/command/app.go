@@ -16,6 +16,7 @@ import (
 
 	"github.com/reprise-wasm/reprise/engine"
 	"github.com/reprise-wasm/reprise/engine/wazeroengine"
+	"github.com/reprise-wasm/reprise/tenant"
 )
 
 // Main runs the command line of this process and returns its exit code.
@@ -61,6 +62,9 @@ type app struct {
 	// remote is the server of --server; nil works on the data directory.
 	remote    *remote
 	allowHTTP []string
+	// diskReserve is the free space, in bytes, that writes to a store
+	// must leave on its disk (--disk-reserve).
+	diskReserve int64
 	// newEngine creates the WebAssembly engine (--engine); nil is wazero,
 	// the default (see engineOrDefault).
 	newEngine func(context.Context, engine.Config) (engine.Engine, error)
@@ -124,6 +128,10 @@ Example (in a clone of the repository, with Go installed):
 				Name: "token", EnvVars: []string{"REPRISE_TOKEN"}, DefaultText: "none",
 				Usage: "with --server, send `TOKEN` (from `reprise tenant create`) as \"Authorization: Bearer TOKEN\"",
 			},
+			&cli.StringFlag{
+				Name: "disk-reserve", EnvVars: []string{"REPRISE_DISK_RESERVE"}, Value: defaultDiskReserve,
+				Usage: "free `SIZE` writes must leave on the data's disk; at it, writes are refused (exit 5, on a server 507) and reads go on, so a full disk never crashes the process",
+			},
 			&cli.StringSliceFlag{
 				Name: "allow-http", EnvVars: []string{"REPRISE_ALLOW_HTTP"},
 				Usage: "grant guests outbound HTTP to these `HOSTS` (comma-separated names; *.example.com for subdomains, * for all); default none",
@@ -165,6 +173,9 @@ func (a *app) before(c *cli.Context) error {
 	a.cacheDir = c.String("cache-dir")
 	if a.cacheDir == "" {
 		a.cacheDir = filepath.Join(a.dataDir, "cache")
+	}
+	if a.diskReserve, err = tenant.ParseSize(c.String("disk-reserve")); err != nil {
+		return usageErrorf("--disk-reserve: %v", err)
 	}
 	switch name := c.String("engine"); name {
 	case "wazero": // the default

@@ -20,6 +20,13 @@ import (
 // and their journals written, which takes milliseconds, not seconds.
 const closeTimeout = 30 * time.Second
 
+// defaultDiskReserve is the free space writes leave on a store's disk by
+// default. It holds what Badger writes on its own between two checks of a
+// store's space — flushes of its two 16 MiB memtables, compactions of its
+// keys and small values (badgerstore's options) — for several tenants'
+// stores at once, and is small beside today's disks.
+const defaultDiskReserve = "256MiB"
+
 func (a *app) storeDir() string { return filepath.Join(a.dataDir, "store") }
 
 // openStore opens the data directory's store, creating it if needed.
@@ -27,7 +34,7 @@ func (a *app) openStore() (*badgerstore.DB, error) {
 	if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	db, err := badgerstore.Open(a.storeDir(), badgerstore.Options{Logger: a.log})
+	db, err := badgerstore.Open(a.storeDir(), badgerstore.Options{Logger: a.log, Reserve: a.diskReserve})
 	if errors.Is(err, badgerstore.ErrLocked) {
 		return nil, &exitError{code: ExitLocked, err: err, msg: fmt.Sprintf(
 			"data directory %s is in use by another reprise process (a `reprise worker`?); stop it or use another --data", a.dataDir)}

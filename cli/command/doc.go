@@ -30,7 +30,10 @@
 // data directory's own store as the single default tenant; otherwise a
 // fleet serves the tenants of the tenants file (package tenant), each with
 // a host and store of its own under DATA/tenants/NAME, its limits applied
-// to that host's configuration.
+// to that host's configuration (its storage limit to the store's quota).
+// Every store, local or a tenant's, keeps --disk-reserve free on its disk:
+// a write refused at either limit exits 5 (ExitStorageFull), or is a 507
+// from a server.
 //
 // # Concurrency
 //

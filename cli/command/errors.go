@@ -19,6 +19,7 @@ const (
 	ExitUsage       = 2   // bad usage or bad input: flags, JSON, names, not Wasm, ABI mismatch
 	ExitLocked      = 3   // the data directory is held by another reprise process
 	ExitNotFound    = 4   // unknown function, execution or promise
+	ExitStorageFull = 5   // a write refused at a storage limit (the store's quota, the disk's reserve)
 	ExitInterrupted = 130 // interrupted by Ctrl-C (SIGINT) or SIGTERM
 )
 
@@ -32,6 +33,9 @@ const exitCodesHelp = `EXIT CODES:
         (with --server: what the server answers 400, 413 or 415)
    3    the data directory is in use by another reprise process
    4    not found: unknown function, execution or promise id (on the server: 404)
+   5    storage full: a write was refused at the store's quota or at the free
+        space kept on its disk (on the server: 507); reads still work, and
+        writes resume once space is freed (or, with --disk-reserve, reserved less)
    130  interrupted by Ctrl-C (SIGINT) or SIGTERM; executions stay safe`
 
 // exitError is an error that decides the process's exit code. msg, when set,
@@ -93,6 +97,8 @@ func exitCode(err error) int {
 	switch {
 	case errors.Is(err, badgerstore.ErrLocked):
 		return ExitLocked
+	case errors.Is(err, store.ErrStorageFull):
+		return ExitStorageFull
 	case errors.Is(err, host.ErrUnknownFunction), errors.Is(err, store.ErrNotFound):
 		return ExitNotFound
 	case errors.Is(err, host.ErrInvalidModule), errors.Is(err, host.ErrBadName),

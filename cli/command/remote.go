@@ -72,6 +72,9 @@ func (r *remote) fail(ctx context.Context, err error, notFound error) error {
 	case http.StatusTooManyRequests:
 		return &exitError{code: ExitFailed, err: ce, msg: fmt.Sprintf(
 			"the server at %s refused the request, a limit is reached: %s; try again later", r.c.URL(), ce.Message)}
+	case http.StatusInsufficientStorage:
+		return &exitError{code: ExitStorageFull, err: ce, msg: fmt.Sprintf(
+			"the server at %s refused the write, its storage is full: %s", r.c.URL(), ce.Message)}
 	case http.StatusNotFound:
 		sentinel = notFound
 	case http.StatusForbidden:

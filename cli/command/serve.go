@@ -56,6 +56,7 @@ code on this machine.`,
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8420", EnvVars: []string{"REPRISE_ADDR"}, Usage: "listen on `HOST:PORT` (port 0 picks a free one)"},
 			&cli.BoolFlag{Name: "no-auth", DisableDefaultText: true, Usage: "serve the data directory's store as one tenant without tokens (loopback only)"},
 			&cli.DurationFlag{Name: "max-wait", Value: server.DefaultMaxWait, Usage: "cap of an invoke's ?wait"},
+			&cli.StringFlag{Name: "disk-reserve", DefaultText: defaultDiskReserve + ", or the global --disk-reserve", Usage: "free `SIZE` the tenants' writes must leave on the data's disk; at it their writes get 507 naming disk_reserve and reads go on"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve /metrics on `HOST:PORT` (a private address for Prometheus); with tenants this is the only place metrics are served, since they name every tenant (with --no-auth they are also on --addr)"},
 		},
 		OnUsageError: onUsageError,
@@ -71,6 +72,13 @@ code on this machine.`,
 				}
 			} else if _, _, err := net.SplitHostPort(addr); err != nil {
 				return usageErrorf("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8420", addr)
+			}
+			if c.IsSet("disk-reserve") {
+				n, err := tenant.ParseSize(c.String("disk-reserve"))
+				if err != nil {
+					return usageErrorf("--disk-reserve: %v", err)
+				}
+				a.diskReserve = n
 			}
 			metricsAddr := c.String("metrics-addr")
 			if metricsAddr != "" {
@@ -249,7 +257,9 @@ func (f *fleet) Authenticate(ctx context.Context, token string) (server.Tenant, 
 	if err != nil {
 		return server.Tenant{}, nil, err
 	}
-	return server.Tenant{ID: t.Name, Limits: t.Limits.WithDefaults()}, th.h, nil
+	l := t.Limits.WithDefaults()
+	th.db.SetQuota(l.Storage) // a changed quota applies at once, as the rate does
+	return server.Tenant{ID: t.Name, Limits: l}, th.h, nil
 }
 
 // Hosts implements server.Tenants.
@@ -333,11 +343,11 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 		return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
 	}
 	log := f.a.log.With("tenant", t.Name)
-	db, err := badgerstore.Open(filepath.Join(dir, "store"), badgerstore.Options{Logger: log})
+	l := t.Limits.WithDefaults()
+	db, err := badgerstore.Open(filepath.Join(dir, "store"), badgerstore.Options{Logger: log, Quota: l.Storage, Reserve: f.a.diskReserve})
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: open store: %w", t.Name, err)
 	}
-	l := t.Limits.WithDefaults()
 	// Always an allowlist, even an empty one, so a refused call names the
 	// host that is not in it.
 	httpCfg := &host.HTTPConfig{Allow: l.AllowsHTTP}

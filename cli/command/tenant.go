@@ -30,9 +30,9 @@ stored, and limits. A running server sees changes within a second.
    rotate NAME   replace the token; the old one stops working
 
 Limits (a 0 or absent flag means the default). Sizes take KiB, MiB, GiB.
-rate, burst, search-rate and module-size apply at once; memory, step-time, concurrency,
-journal-length, http-allow and payload-size (inside executions) when the
-server next starts.`,
+rate, burst, search-rate, module-size and storage apply at once; memory, step-time,
+concurrency, journal-length, http-allow and payload-size (inside executions)
+when the server next starts.`,
 			"reprise tenant create acme --rate 50 --memory 64MiB",
 			"export REPRISE_TOKEN=$(reprise tenant create acme)",
 			"reprise tenant set acme --http-allow api.example.com,*.internal.example.com",
@@ -47,6 +47,7 @@ server next starts.`,
 			&cli.StringFlag{Name: "payload-size", Usage: "largest input, result or promise value, `SIZE` (default 1MiB)"},
 			&cli.IntFlag{Name: "journal-length", Usage: "steps of one execution attempt (default 10000)"},
 			&cli.Float64Flag{Name: "search-rate", Usage: "searches (pages of ls, GET /v1/promises, /v1/executions) per second through the API, bursts of twice that (default 50)"},
+			&cli.StringFlag{Name: "storage", Usage: "disk space the tenant's store may occupy, `SIZE`; past it writes get 507 (default 1GiB)"},
 			&cli.StringSliceFlag{Name: "http-allow", Usage: "`HOSTS` guests may reach over HTTP: names, *.example.com, * for any; \"none\" clears (default none)"},
 		},
 		OnUsageError: onUsageError,
@@ -152,6 +153,9 @@ func limitFlags(c *cli.Context, l *tenant.Limits) error {
 	if err := size("payload-size", &l.PayloadSize); err != nil {
 		return err
 	}
+	if err := size("storage", &l.Storage); err != nil {
+		return err
+	}
 	if c.IsSet("step-time") {
 		l.StepTime = tenant.Duration(c.Duration("step-time"))
 	}
@@ -193,9 +197,9 @@ func describeLimits(set tenant.Limits) string {
 	if len(l.HTTPAllow) > 0 {
 		http = strings.Join(l.HTTPAllow, ",")
 	}
-	return fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d http_allow=%s",
+	return fmt.Sprintf("memory=%s step_time=%v concurrency=%d rate=%g/s burst=%d module_size=%s payload_size=%s journal_length=%d storage=%s http_allow=%s",
 		sizeText(int64(l.Memory)), time.Duration(l.StepTime), l.Concurrency, l.Rate, l.Burst,
-		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, http)
+		sizeText(l.ModuleSize), sizeText(l.PayloadSize), l.JournalLength, sizeText(l.Storage), http)
 }
 
 func sizeText(n int64) string {

@@ -103,8 +103,15 @@ func fromAPI(vs []api.ValueType) []engine.ValueType {
 	return out
 }
 
-// Compile implements engine.Engine.
-func (e *Engine) Compile(ctx context.Context, wasm []byte) (engine.Module, error) {
+// Compile implements engine.Engine. A panic of wazero's decoder or
+// validator on hostile bytes is an error of this module, not of the
+// process.
+func (e *Engine) Compile(ctx context.Context, wasm []byte) (_ engine.Module, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the engine failed on this module: %v", p)
+		}
+	}()
 	cm, err := e.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, err

@@ -118,3 +118,19 @@ func TestMemoryNoteOnlyPastHalfTheLimit(t *testing.T) {
 		}
 	}
 }
+
+// wazero's validator panics on some malformed modules (here: functions of
+// a type index past the types, with a call between them); Compile returns
+// that as an error, and the engine goes on compiling.
+func TestCompileTurnsAPanicOfTheEngineIntoAnError(t *testing.T) {
+	e := newEngine(t, 1, nil)
+	crasher := []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x03\x02\x00n\n\x17\x02\x06\x00A\x03\x10\x01\v\x0e\x00 .\x04@ \x00A\x01k\x10\x01\v\v")
+	if _, err := e.Compile(context.Background(), crasher); err == nil || !strings.Contains(err.Error(), "the engine failed on this module") {
+		t.Fatalf("Compile: %v, want the engine's failure as an error", err)
+	}
+	if m, err := e.Compile(context.Background(), []byte("\x00asm\x01\x00\x00\x00")); err != nil {
+		t.Fatalf("an empty module after: %v", err)
+	} else {
+		m.Close(context.Background())
+	}
+}

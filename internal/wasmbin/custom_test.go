@@ -57,7 +57,7 @@ func TestCustomSections(t *testing.T) {
 			if got := StripCustom(wasm); !bytes.Equal(got, want) {
 				t.Errorf("StripCustom:\n got % x\nwant % x", got, want)
 			}
-			if got := read(t, wasm).Rewrite(wasm, 0); !bytes.Equal(got, want) {
+			if got := read(t, wasm).rewriteTables(wasm, 0); !bytes.Equal(got, want) {
 				t.Errorf("Rewrite:\n got % x\nwant % x", got, want)
 			}
 		})

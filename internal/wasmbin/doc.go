@@ -17,11 +17,15 @@
 // [Module.Tables], and the imports of anything other than a function), so
 // that the caller can hold them against its limits; it decides nothing
 // about them itself. [Module.Rewrite] then gives the bytes to compile: every
-// table's maximum lowered to fit a budget of elements, and the custom
-// sections dropped but a well-formed "name" section. [StripCustom] only
-// drops the custom sections.
+// table's maximum lowered to fit a budget of elements, every call that can
+// recurse counted against a call stack budget (depth.go says how; the
+// engines keep the call stack outside linear memory, and wazero lets it
+// grow to 400 MB), and the custom sections dropped but a well-formed "name"
+// section. [StripCustom] only drops the custom sections.
 //
 // The files follow the binary format, one section a file, as wazero's
 // internal/wasm/binary does: reader.go has the LEB128 and byte primitives,
-// module.go the walk over the sections, and rewrite.go what is written back.
+// module.go the walk over the sections, rewrite.go what is written back,
+// instr.go the instructions (read only by the call-depth rewrite) and
+// depth.go that rewrite.
 package wasmbin

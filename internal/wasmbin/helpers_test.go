@@ -52,8 +52,6 @@ func limits(lo uint32, hi ...uint32) []byte {
 // funcref is a funcref table of the given limits.
 func funcref(lo uint32, hi ...uint32) []byte { return cat([]byte{0x70}, limits(lo, hi...)) }
 
-const opEnd = 0x0b
-
 // i32 is the constant expression i32.const v (v < 64).
 func i32(v byte) []byte { return []byte{0x41, v, opEnd} }
 
@@ -104,4 +102,13 @@ func read(t *testing.T, wasm []byte) *Module {
 		t.Fatalf("Read(% x): %v", wasm, err)
 	}
 	return m
+}
+
+// rewriteTables is Rewrite with only the table budget.
+func (m *Module) rewriteTables(wasm []byte, limit int) []byte {
+	out, _, err := m.Rewrite(wasm, RewriteLimits{TableElements: limit})
+	if err != nil {
+		panic(err) // without a call-stack budget Rewrite decodes no code
+	}
+	return out
 }

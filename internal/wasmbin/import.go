@@ -10,7 +10,8 @@ func (r *reader) imports(m *Module) {
 		kind := r.byte()
 		switch kind {
 		case 0: // function: type index
-			r.u32()
+			r.typeIndex(m.types)
+			m.funcImports++
 			continue
 		case 1: // table: element type, limits
 			r.valType()
@@ -20,6 +21,7 @@ func (r *reader) imports(m *Module) {
 		case 3: // global: value type, mutability
 			r.valType()
 			r.byte()
+			m.globalImports++
 		case 4: // tag (exception handling): attribute, type index
 			r.byte()
 			r.u32()

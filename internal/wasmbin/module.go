@@ -19,6 +19,12 @@ type Module struct {
 	// drop are the spans of the custom sections removed by Rewrite and
 	// StripCustom.
 	drop [][2]int
+	// sections are the spans of the other sections, by id, as tableSec;
+	// funcImports and globalImports count the imports of each kind, which
+	// come first in their index spaces. The call-depth rewrite needs them.
+	sections                   [14][2]int
+	funcImports, globalImports uint32
+	types                      uint32 // in the type section
 }
 
 // Read reads the sections of wasm: the imports, tables and memories it
@@ -50,6 +56,9 @@ func Read(wasm []byte) (*Module, error) {
 		}
 		end := r.i + int(size)
 		sec := reader{b: r.b[:end], i: r.i}
+		if id != 0 && int(id) < len(m.sections) {
+			m.sections[id] = [2]int{start, end}
+		}
 		if isVector(id) {
 			// Every entry takes at least a byte. The engine may allocate
 			// for the count before reading the entries (wazero does):
@@ -68,9 +77,13 @@ func Read(wasm []byte) (*Module, error) {
 			}
 			sec.i = end
 		case 1:
-			sec.types()
+			m.types = sec.types()
 		case 2:
 			sec.imports(m)
+		case 3:
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				sec.typeIndex(m.types)
+			}
 		case 4:
 			m.tableSec = [2]int{start, end}
 			for n := sec.u32(); n > 0 && sec.err == nil; n-- {

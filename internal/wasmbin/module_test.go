@@ -30,15 +30,29 @@ func TestReadAcceptsWhatItDoesNotRead(t *testing.T) {
 		wasm []byte
 	}{
 		{"the preamble alone", module()},
-		{"a function section", module(section(3, vec(u(0), u(0))))},
+		{"a function section", module(section(1, vec(funcType)), section(3, vec(u(0), u(0))))},
 		{"a start section", module(section(8, u(0)))},
 		{"a data count section", module(section(12, u(3)))},
 		{"an unknown section", module(section(99, []byte("anything")))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if m := read(t, tc.wasm); !reflect.DeepEqual(m, &Module{}) {
+			m := read(t, tc.wasm)
+			m.sections, m.types = [14][2]int{}, 0 // where they are, not what they declare
+			if !reflect.DeepEqual(m, &Module{}) {
 				t.Fatalf("Read: %+v, want nothing declared", m)
 			}
 		})
 	}
+}
+
+// A function's type index must name a declared type: wazero indexed its
+// types with it before checking, and panicked (a deploy took the process
+// down).
+func TestReadRefusesAFunctionOfAnUndeclaredType(t *testing.T) {
+	testRefusals(t, []refusal{
+		{"no type section", module(section(3, vec(u(0)))),
+			"section 3 at offset 8: type index 0 at offset 11: the module declares 0 types"},
+		{"past the types", module(section(1, vec(funcType)), section(3, vec(u(0), u(110)))),
+			"section 3 at offset 14: type index 110 at offset 18: the module declares 1 types"},
+	})
 }

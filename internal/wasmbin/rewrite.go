@@ -2,22 +2,48 @@ package wasmbin
 
 import "sort"
 
+// Limits of a rewrite: see Rewrite.
+type RewriteLimits struct {
+	// TableElements bounds the elements all of the module's tables may
+	// hold together; the caller must have checked that their minima fit.
+	TableElements int
+	// CallStack bounds, in bytes, the call stack the module's recursion
+	// may take (see DepthLimit); 0 leaves calls alone.
+	CallStack int
+}
+
 // Rewrite returns the bytes to compile: wasm (the bytes m was read from)
-// without the custom sections to drop, and with each table's maximum
-// lowered so that all its tables together can never hold more than
-// maxTableElements elements; wasm itself when nothing changes.
+// without the custom sections to drop, with each table's maximum lowered so
+// that all its tables together can never hold more than l.TableElements
+// elements, and with every call that can recurse counted against
+// l.CallStack; wasm itself when nothing changes. An error means a function
+// body holds an instruction the rewrite does not know, so its calls cannot
+// be counted.
 //
 // The engines let a table without a maximum grow to 2^32 elements, 32 GiB:
 // with a maximum, table.grow past it returns -1, as the spec allows any
 // grow to fail. The room to grow is handed out in table order; toolchains
-// emit one table, which keeps min(max, maxTableElements). The caller must
-// have checked that the tables' minima fit in maxTableElements.
+// emit one table, which keeps min(max, TableElements).
 //
-// The rewritten bytes are a function of wasm and maxTableElements alone, so
-// a module compiles to the same bytes every time.
-func (m *Module) Rewrite(wasm []byte, maxTableElements int) []byte {
-	tables, ok := m.capTables(maxTableElements)
-	return m.splice(wasm, tables, ok)
+// The rewritten bytes are a function of wasm and l alone, so a module
+// compiles to the same bytes every time.
+func (m *Module) Rewrite(wasm []byte, l RewriteLimits) ([]byte, DepthLimit, error) {
+	var edits []edit
+	for _, s := range m.drop {
+		edits = append(edits, edit{span: s})
+	}
+	if tables, ok := m.capTables(l.TableElements); ok {
+		edits = append(edits, edit{span: m.tableSec, with: tables})
+	}
+	var slots uint32
+	if l.CallStack > 0 {
+		slots = uint32(min(l.CallStack/8, 1<<30))
+	}
+	depth, d, err := m.limitDepth(wasm, slots)
+	if err != nil {
+		return nil, DepthLimit{}, err
+	}
+	return splice(wasm, append(edits, depth...)), d, nil
 }
 
 // StripCustom returns wasm without the custom sections Rewrite drops (all
@@ -28,27 +54,30 @@ func StripCustom(wasm []byte) []byte {
 	if err != nil {
 		return wasm
 	}
-	return m.splice(wasm, nil, false)
-}
-
-// splice returns wasm with the custom sections to drop removed and, when
-// replace is set, the table section replaced by tables.
-func (m *Module) splice(wasm, tables []byte, replace bool) []byte {
-	type edit struct {
-		span [2]int
-		with []byte
-	}
 	var edits []edit
 	for _, s := range m.drop {
 		edits = append(edits, edit{span: s})
 	}
-	if replace {
-		edits = append(edits, edit{span: m.tableSec, with: tables})
-	}
+	return splice(wasm, edits)
+}
+
+// edit replaces the bytes of span, [start, end), with with; an empty span
+// inserts.
+type edit struct {
+	span [2]int
+	with []byte
+}
+
+// splice returns wasm with edits made; wasm itself without any. The spans
+// do not overlap.
+func splice(wasm []byte, edits []edit) []byte {
 	if len(edits) == 0 {
 		return wasm
 	}
-	sort.Slice(edits, func(i, j int) bool { return edits[i].span[0] < edits[j].span[0] })
+	sort.Slice(edits, func(i, j int) bool {
+		a, b := edits[i].span, edits[j].span
+		return a[0] < b[0] || a[0] == b[0] && a[1] < b[1]
+	})
 	out := make([]byte, 0, len(wasm)+16)
 	at := 0
 	for _, e := range edits {

@@ -33,7 +33,7 @@ func TestRewriteCapsTableMaxima(t *testing.T) {
 			before := section(1, vec([]byte{0x60, 0, 0}))
 			after := section(5, vec(limits(1)))
 			wasm := module(before, section(4, vec(tc.tables...)), after)
-			out := read(t, wasm).Rewrite(wasm, tc.limit)
+			out := read(t, wasm).rewriteTables(wasm, tc.limit)
 			m := read(t, out)
 			if !reflect.DeepEqual(m.Tables, tc.want) {
 				t.Fatalf("tables after Rewrite %+v, want %+v", m.Tables, tc.want)
@@ -42,7 +42,7 @@ func TestRewriteCapsTableMaxima(t *testing.T) {
 			if len(s) != 3 || !bytes.Equal(s[0], before) || !bytes.Equal(s[2], after) {
 				t.Fatalf("Rewrite changed more than the table section: % x", out)
 			}
-			if again := m.Rewrite(out, tc.limit); !same(again, out) {
+			if again := m.rewriteTables(out, tc.limit); !same(again, out) {
 				t.Fatalf("a second Rewrite changed the bytes again: % x", again)
 			}
 		})
@@ -52,7 +52,7 @@ func TestRewriteCapsTableMaxima(t *testing.T) {
 func TestRewriteKeepsATableInitializer(t *testing.T) {
 	head, init := []byte{0x40, 0, 0x63, 0x70}, []byte{0xd0, 0x70, opEnd}
 	wasm := module(section(4, vec(cat(head, limits(2), init), funcref(1, 1))))
-	got := read(t, wasm).Rewrite(wasm, 300)
+	got := read(t, wasm).rewriteTables(wasm, 300)
 	want := module(section(4, vec(cat(head, limits(2, 299), init), funcref(1, 1))))
 	if !bytes.Equal(got, want) {
 		t.Fatalf("Rewrite:\n got % x\nwant % x", got, want)
@@ -61,7 +61,7 @@ func TestRewriteKeepsATableInitializer(t *testing.T) {
 
 func TestRewriteCapsTablesAndDropsCustomSections(t *testing.T) {
 	wasm := module(custom("a"), section(4, vec(funcref(1))), custom("b"), custom("name"), custom("c"))
-	got := read(t, wasm).Rewrite(wasm, 8)
+	got := read(t, wasm).rewriteTables(wasm, 8)
 	if want := module(section(4, vec(funcref(1, 8))), custom("name")); !bytes.Equal(got, want) {
 		t.Fatalf("Rewrite:\n got % x\nwant % x", got, want)
 	}
@@ -81,7 +81,7 @@ func TestRewriteReturnsTheSameSliceWhenNothingChanges(t *testing.T) {
 		{"a well-formed name section", module(section(4, vec(funcref(0, 0))), names(sub(0, str("m")))), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := read(t, tc.wasm).Rewrite(tc.wasm, tc.limit); !same(got, tc.wasm) {
+			if got := read(t, tc.wasm).rewriteTables(tc.wasm, tc.limit); !same(got, tc.wasm) {
 				t.Errorf("Rewrite returned another slice: % x", got)
 			}
 			if got := StripCustom(tc.wasm); !same(got, tc.wasm) {

@@ -1,8 +1,9 @@
 package wasmbin
 
 // types reads the type section: function types, alone or in recursion
-// groups, whose parameter and result counts an engine allocates for.
-func (r *reader) types() {
+// groups, whose parameter and result counts an engine allocates for. It
+// returns how many types there are.
+func (r *reader) types() (count uint32) {
 	funcType := func() {
 		if b := r.byte(); r.err == nil && b != 0x60 {
 			r.fail("type at offset %d is not a function type (0x%02x)", r.i-1, b)
@@ -13,6 +14,7 @@ func (r *reader) types() {
 				r.valType()
 			}
 		}
+		count++
 	}
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
 		if r.i < len(r.b) && r.b[r.i] == 0x4e { // rec group
@@ -23,6 +25,17 @@ func (r *reader) types() {
 			continue
 		}
 		funcType()
+	}
+	return count
+}
+
+// typeIndex reads a function's type index, which must name a type of the
+// type section (read before it: the sections come in order). wazero
+// indexes its types with it before it checks it: out of range, it panicked.
+func (r *reader) typeIndex(types uint32) {
+	at := r.i
+	if t := r.u32(); r.err == nil && t >= types {
+		r.fail("type index %d at offset %d: the module declares %d types", t, at, types)
 	}
 }
 

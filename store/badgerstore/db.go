@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,14 +31,35 @@ type Options struct {
 	// SearchScan bounds the promise ids one page of SearchPromises
 	// examines. Default DefaultSearchScan.
 	SearchScan int
+	// Quota bounds what the store's files may occupy, in bytes; a write
+	// that would pass it fails with a *store.StorageFullError naming
+	// store.LimitStorage. 0: no bound.
+	Quota int64
+	// Reserve is the free space, in bytes, that writes must leave on the
+	// store's file system; a write that would take it fails with a
+	// *store.StorageFullError naming store.LimitDiskReserve. It must
+	// cover what Badger writes on its own between two checks (flushes of
+	// the memtables, compactions), or a full disk can still crash the
+	// process (Badger's files are mmapped: a write the file system cannot
+	// back is a SIGBUS). 0: none.
+	Reserve int64
 }
 
 // DB is a store.Store backed by Badger. It is safe for concurrent use.
 type DB struct {
-	bdb        *badger.DB
+	dir        string
+	bdb        *badger.DB // replaced only by the committer, under direct
 	now        func() time.Time
 	log        *slog.Logger
 	searchScan int // Options.SearchScan
+
+	// space checks writes against the quota and the reserve; readOnly
+	// says Badger is open read-only, because the disk was at its reserve
+	// when the store opened: every write is refused until the committer
+	// finds room and reopens it. Both are the committer's (and Open's,
+	// before the committer starts).
+	space    space
+	readOnly bool
 
 	mu      sync.Mutex // guards queue and closing
 	queue   []*op
@@ -82,43 +105,96 @@ func Open(dir string, opts Options) (*DB, error) {
 		opts.SearchScan = DefaultSearchScan
 	}
 	log := opts.Logger.With("store", "badger", "dir", dir)
-	bopts := badger.DefaultOptions(dir).
-		WithLogger(badgerLogger{log}).
-		WithLoggingLevel(badger.WARNING).
-		WithSyncWrites(true).       // one fsync per batch: see the package doc
-		WithDetectConflicts(false). // the committer is the only writer
-		WithMetricsEnabled(false)   // Badger's metrics are process-global expvars
-	bdb, err := badger.Open(bopts)
-	if err != nil {
-		// Badger's error does not wrap the flock error; its message is all we have.
-		if strings.Contains(err.Error(), "Another process is using this Badger database") {
-			return nil, fmt.Errorf("open store %s: %w: %w", dir, ErrLocked, err)
-		}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	d := &DB{
+		dir:        dir,
 		floors:     newFloors(),
-		bdb:        bdb,
 		now:        opts.Now,
 		log:        log,
 		searchScan: opts.SearchScan,
 		signal:     make(chan struct{}, 1),
 		exited:     make(chan struct{}),
+		space:      space{dir: dir, reserve: opts.Reserve, log: log},
 	}
+	d.space.quota.Store(opts.Quota)
+	// Opening read-write writes at once (new log files, a flush of what
+	// the memtables' logs hold): on a disk at its reserve, open read-only,
+	// so that reads work and writes are refused rather than crash.
+	if d.space.on() {
+		d.space.measure()
+		if !d.space.roomToOpen() {
+			if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+				return nil, fmt.Errorf("open store %s: %w", dir, d.space.full())
+			}
+			d.readOnly = true
+		}
+	}
+	bdb, err := openBadger(dir, log, d.readOnly)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	d.bdb = bdb
 	if err := d.loadCounters(); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	n, err := d.voidLeases()
-	if err != nil {
+	if d.readOnly {
+		log.Warn("the disk is at its reserve: the store is open read-only, writes are refused until space is freed",
+			"free", d.space.last.free, "reserve", d.space.reserve)
+	} else if err := d.afterOpen(); err != nil {
 		bdb.Close()
-		return nil, fmt.Errorf("open store %s: void leases: %w", dir, err)
-	}
-	if n > 0 {
-		log.Info("voided task leases of a previous process", "tasks", n)
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	go d.commitLoop()
 	return d, nil
+}
+
+// afterOpen voids the task leases of earlier processes, once Badger is
+// open read-write.
+func (d *DB) afterOpen() error {
+	n, err := d.voidLeases()
+	if err != nil {
+		return fmt.Errorf("void leases: %w", err)
+	}
+	if n > 0 {
+		d.log.Info("voided task leases of a previous process", "tasks", n)
+	}
+	return nil
+}
+
+// reopenIfRoom reopens a read-only Badger read-write once the disk has room
+// again above its reserve. The committer calls it before a batch; the
+// direct readers wait meanwhile.
+func (d *DB) reopenIfRoom() {
+	if !d.readOnly || d.failed != nil {
+		return
+	}
+	d.space.fresh(measureRefused)
+	if !d.space.roomToOpen() {
+		return
+	}
+	d.direct.Lock()
+	defer d.direct.Unlock()
+	if err := d.bdb.Close(); err != nil {
+		d.log.Warn("close the read-only store", "err", err)
+	}
+	bdb, err := openBadger(d.dir, d.log, false)
+	if err != nil {
+		d.log.Error("reopen the store read-write; it stays read-only", "err", err)
+		if bdb, err = openBadger(d.dir, d.log, true); err != nil {
+			d.fail(fmt.Errorf("reopen read-only: %w", err))
+			return
+		}
+		d.bdb = bdb
+		return
+	}
+	d.bdb, d.readOnly = bdb, false
+	d.log.Info("the disk has room again: the store is open read-write", "free", d.space.last.free, "reserve", d.space.reserve)
+	if err := d.afterOpen(); err != nil {
+		d.fail(err)
+	}
 }
 
 // Close stops taking operations (they fail with store.ErrClosed), finishes
@@ -141,6 +217,10 @@ func (d *DB) Close() error {
 	})
 	return d.closeErr
 }
+
+// SetQuota changes the store's quota (Options.Quota) from the next write
+// on: a store at its quota takes writes again once it is raised.
+func (d *DB) SetQuota(bytes int64) { d.space.quota.Store(bytes) }
 
 // nowMs is the store clock in Unix ms.
 func (d *DB) nowMs() int64 { return d.now().UnixMilli() }
@@ -211,7 +291,7 @@ func (d *DB) wake() {
 func (d *DB) commitLoop() {
 	defer close(d.exited)
 	var ops []*op
-	b := &batch{db: d.bdb, stats: &d.stats}
+	b := &batch{stats: &d.stats}
 	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors}
 	for range d.signal {
 		for {
@@ -234,6 +314,8 @@ func (d *DB) commitLoop() {
 // runBatch runs ops in one transaction (or several, when they grow large),
 // commits and releases the callers.
 func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
+	d.reopenIfRoom()
+	b.db = d.bdb
 	b.begin()
 	d.stats.ops.Add(uint64(len(ops)))
 	for _, o := range ops {
@@ -248,6 +330,9 @@ func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
 		default:
 			t.reset(b.txn, d.nowMs())
 			o.err = runOp(o.fn, t)
+			if o.err == nil && len(t.writes) > 0 {
+				o.err = d.admit(t.bytes)
+			}
 			if o.err == nil && len(t.writes) > 0 {
 				var fatal error
 				o.err, fatal = b.apply(t)
@@ -274,6 +359,15 @@ func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
 		}
 		o.done <- struct{}{}
 	}
+}
+
+// admit lets an operation's n bytes of writes through, or refuses them
+// with a *store.StorageFullError; the operation then writes nothing.
+func (d *DB) admit(n int) error {
+	if d.readOnly {
+		return d.space.full()
+	}
+	return d.space.admit(n)
 }
 
 func (d *DB) fail(err error) {

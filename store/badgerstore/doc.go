@@ -14,7 +14,34 @@
 // key layout, one prefix byte per kind of record plus the indexes (timers,
 // ready and leased tasks, tasks by owner, callbacks); codec.go the values'
 // versioned encoding. db.go is the committer, tx.go the transaction an
-// operation runs in.
+// operation runs in. open.go holds Badger's options — sized for one small
+// store per tenant (16 MiB memtables, two of them, values from 1 KiB in the
+// value log, an 8 MiB block cache) — and the open path, which removes the
+// zero-length log files a kill during Badger's file creation leaves.
+// space.go checks writes against the storage limits.
+//
+// # Space
+//
+// Before an operation's writes reach the transaction, the committer checks
+// them against the store's quota (Options.Quota: what its files occupy)
+// and the disk's reserve (Options.Reserve: free space writes must leave on
+// its file system); a write past either fails with a
+// *store.StorageFullError naming the limit and writes nothing, while reads
+// go on. The check is cheap: the committer measures (one statfs and a stat
+// of each file, in allocated blocks since Badger's mmapped logs are
+// sparse) at most every second or every MiB let through, and counts what it
+// lets through in between, twice over (a byte written to a log is written
+// again when its memtable is flushed). A store at a limit measures again
+// every 100 ms, so writes resume soon after space returns. The reserve is
+// what keeps the process alive on a full disk: Badger writes its logs and
+// tables through mmap, where a page the file system cannot back is a
+// SIGBUS, so the reserve must hold what Badger writes on its own (flushes,
+// compactions: keys and small values only, by the options above).
+//
+// Opening read-write writes at once (new log files, the flush of what the
+// logs hold), so Open on a disk under its reserve opens Badger read-only:
+// reads work, every write is refused, and the committer reopens Badger
+// read-write (then voids leases) before the first batch that finds room.
 //
 // # Group commit
 //
@@ -64,9 +91,10 @@
 // for the end. Everything else the committer uses — the transaction, the
 // failed error, the committed counters — is its own and takes no lock.
 //
-// DB.direct, a read-write lock, guards closed: the direct readers hold it
-// for reading while they read, and Close takes it to mark the store closed
-// before it closes Badger. Stats reads atomics only: the operation count,
+// DB.direct, a read-write lock, guards closed and DB.bdb: the direct
+// readers hold it for reading while they read, Close takes it to mark the
+// store closed before it closes Badger, and the committer takes it to swap
+// a read-only Badger for a read-write one. Stats reads atomics only: the operation count,
 // the sync latencies (a metrics.Latencies) and the counters the committer
 // publishes after each commit under a sequence number, which a reader
 // retries on rather than lock.

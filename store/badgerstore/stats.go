@@ -158,9 +158,11 @@ func (d *DB) loadCounters() error {
 		if err := d.bdb.View(func(txn *badger.Txn) (err error) { c, err = countByScan(txn); return err }); err != nil {
 			return fmt.Errorf("count executions and journals: %w", err)
 		}
-		err := d.bdb.Update(func(txn *badger.Txn) error { return txn.Set(countersKey, encodeCounters(&c)) })
-		if err != nil {
-			return fmt.Errorf("write counters: %w", err)
+		if !d.readOnly { // else written when the store opens read-write
+			err := d.bdb.Update(func(txn *badger.Txn) error { return txn.Set(countersKey, encodeCounters(&c)) })
+			if err != nil {
+				return fmt.Errorf("write counters: %w", err)
+			}
 		}
 		d.log.Info("counted executions and journals of a store without counters", "executions", c.execs, "journal_bytes", c.journal)
 	}

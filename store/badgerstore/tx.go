@@ -13,11 +13,12 @@ import (
 )
 
 // A batch's transaction is committed early and a new one begun when it would
-// grow past these figures: well under Badger's own limits (15% of the 64 MiB
-// memtable, ~100,000 entries), so ErrTxnTooBig is the exception, not the rule.
+// grow past these figures: under Badger's own limits (15% of memTableSize,
+// 2.4 MiB and ~26,000 entries; values from valueThreshold on count only by
+// their pointer), so ErrTxnTooBig is the exception, not the rule.
 const (
 	maxTxnWrites = 10000
-	maxTxnBytes  = 4 << 20
+	maxTxnBytes  = 2 << 20
 )
 
 // write is one buffered Set (del false) or Delete. A new write is of a key
