@@ -33,6 +33,8 @@
 //   - memory.go: what the host counts against its memory budget
 //     (Config.Budget, package budget), the figures behind the estimates,
 //     and what gives memory back under pressure (pools, then parked).
+//   - reserved.go: the tags and keys only the host writes, and how recovery
+//     tells an HTTP intent of its own from a promise merely tagged as one.
 //   - config.go, stats.go: configuration and figures.
 //
 // # Goroutines

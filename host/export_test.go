@@ -28,3 +28,10 @@ func LiveByState(h *Host) map[string]int64 {
 	}
 	return m
 }
+
+// SendingHTTP reports whether h is sending the request of promise id now.
+func SendingHTTP(h *Host, id string) bool {
+	h.httpMu.Lock()
+	defer h.httpMu.Unlock()
+	return h.inflight[id]
+}

@@ -408,14 +408,18 @@ func (h *Host) Execution(ctx context.Context, id string) (store.Execution, error
 	return h.store.GetExecution(ctx, id)
 }
 
-// Journal returns an execution attempt's journal; attempt 0 means the current one.
+// Journal returns an execution attempt's journal; attempt 0 means the
+// current one. An unknown execution, or an attempt it has not made, is
+// store.ErrNotFound.
 func (h *Host) Journal(ctx context.Context, id string, attempt uint32) ([]store.Entry, error) {
+	e, err := h.store.GetExecution(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	if attempt == 0 {
-		e, err := h.store.GetExecution(ctx, id)
-		if err != nil {
-			return nil, err
-		}
 		attempt = e.Attempt
+	} else if attempt > e.Attempt {
+		return nil, fmt.Errorf("execution %s has made %d attempt(s), not %d: %w", id, e.Attempt, attempt, store.ErrNotFound)
 	}
 	return h.store.ReadJournal(ctx, id, attempt)
 }
@@ -452,8 +456,12 @@ func (h *Host) Cancel(ctx context.Context, id string) (store.Promise, error) {
 	return res.Promise, err
 }
 
-// CreatePromise creates a promise someone outside will settle.
+// CreatePromise creates a promise someone outside will settle. Its tags
+// and idempotency key may not be the host's reserved ones (ErrReserved).
 func (h *Host) CreatePromise(ctx context.Context, c store.Create) (store.Promise, bool, error) {
+	if err := CheckReserved(c); err != nil {
+		return store.Promise{}, false, err
+	}
 	if len(c.Param.Data) > h.cfg.MaxPayload {
 		return store.Promise{}, false, fmt.Errorf("%w: param is %d bytes, the limit is %d", ErrTooLarge, len(c.Param.Data), h.cfg.MaxPayload)
 	}

@@ -235,6 +235,12 @@ func (h *Host) recoverHTTPIntents(ctx context.Context) error {
 		}
 		for _, p := range page {
 			var req abi.HTTPRequest
+			if own, err := h.ownIntent(ctx, p); err != nil {
+				return fmt.Errorf("recover http request %s: %w", p.ID, err)
+			} else if !own {
+				h.log.Warn("not sending a request no execution of this host made", "promise", p.ID)
+				continue
+			}
 			if !h.claimHTTP(p.ID) {
 				continue
 			}

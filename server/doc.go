@@ -16,12 +16,15 @@
 // (a missing or unknown token is 401, and another tenant's objects are
 // simply not there: each tenant has its own host and store); with
 // [Server.SetHost], one [DefaultTenant] without authentication. A tenant's
-// limits bound what its requests may send and how fast it may start
-// executions and create promises (429 with Retry-After); the limits inside
-// executions are its host's configuration. A write its store refuses for
-// lack of space (the tenant's storage quota, the server's disk reserve) is
-// 507 naming the limit. Until SetHost or SetTenants is
-// called, the API answers 503, so a process can listen while recovery runs.
+// limits bound what its requests may send, how fast it may start
+// executions and create promises, and how many pages of searches it may
+// ask for (429 with Retry-After); the limits inside executions are its
+// host's configuration. A write its store refuses for lack of space (the
+// tenant's storage quota, the server's disk reserve) is 507 naming the
+// limit. Tags and idempotency keys beginning with reprise: are the host's
+// own and refused from requests (host.ErrReserved). Until SetHost or
+// SetTenants is called, the API answers 503, so a process can listen while
+// recovery runs.
 //
 // The server keeps no hosts of its own. A [Tenants] implementation maps a
 // token to its tenant and host on every request and lists the running hosts
@@ -33,8 +36,11 @@
 //
 // # Files
 //
-// server.go holds the routes and the wrapper every API request passes
-// through (authentication, tenant, request log, metrics); functions.go,
+// server.go holds the routes, the checks made before the mux (headers over
+// Config.MaxHeaderBytes, paths the mux would redirect: both answered in the
+// JSON error form rather than net/http's plain text) and the wrapper every
+// API request passes through (authentication, tenant, request log,
+// metrics); functions.go,
 // executions.go and promises.go the handlers; wire.go the JSON shapes and
 // the parsing of requests; errors.go the error body and the mapping of the
 // host's and store's errors to statuses and codes; limits.go body sizes and
@@ -48,8 +54,9 @@
 // Which tenants it serves is an atomic pointer, swapped by SetHost or
 // SetTenants at any time and read once per request without a lock. The
 // count of invocations is atomic; apiMetrics.mu guards the per-route
-// request counts and latencies, and rates.mu the token bucket of each
-// tenant. Each is held only for a few additions, or, for the route counts,
-// while /metrics writes them out. A scrape asks each host and store for its
+// request counts and latencies, and rates.mu the token buckets of each
+// tenant (one rates for creations, another for searches). Each is held
+// only for a few additions, or, for the route counts, while /metrics
+// writes them out. A scrape asks each host and store for its
 // figures outside those locks (host.Stats, Host.StoreStats).
 package server

@@ -29,6 +29,7 @@ const (
 	codeNotFound         = 40400
 	codeAlreadyExists    = 40900
 	codeTooLarge         = 41300
+	codeHeaderTooLarge   = 43100
 	codeUnsupportedMedia = 41500
 	codeInternal         = 50000
 	codeUnavailable      = 50300
@@ -95,6 +96,8 @@ func toHTTP(err error) *httpError {
 		return apiError(http.StatusRequestEntityTooLarge, codeTooLarge, "%v", err)
 	case errors.Is(err, host.ErrBadName):
 		return apiError(http.StatusBadRequest, codeInvalidName, "%v", err)
+	case errors.Is(err, host.ErrReserved):
+		return badRequest("%v", err)
 	case errors.Is(err, host.ErrInvalidModule):
 		return apiError(http.StatusBadRequest, codeInvalidModule, "%v", err)
 	case errors.Is(err, store.ErrInvalid):

@@ -173,6 +173,9 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, h Host) {
 // page may hold fewer than limit; follow the cursor until it is absent.
 func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request, h Host) {
 	q, err := parseSearch(r.URL.Query())
+	if err == nil {
+		err = s.admitSearch(w, r)
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

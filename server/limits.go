@@ -76,7 +76,8 @@ func checkPayload(r *http.Request, what string, n int) error {
 	return nil
 }
 
-// rates holds a token bucket per tenant for the executions it starts.
+// rates holds a token bucket per tenant: for the executions and promises
+// it creates (Server.rates), or for its searches (Server.searches).
 type rates struct {
 	mu      sync.Mutex // guards buckets and every bucket in it
 	buckets map[string]*bucket
@@ -87,19 +88,15 @@ type bucket struct {
 	last   time.Time
 }
 
-// admit takes one token from t's bucket, or says how long to wait for one.
-// Rate 0 is no limit. The bucket follows the tenant's current limits, so a
-// changed rate applies at once.
-func (rs *rates) admit(t Tenant, now time.Time) (ok bool, wait time.Duration) {
-	return rs.admitAt(t.ID, t.Limits.Rate, t.Limits.Burst, now)
-}
-
-// admitAt takes one token from key's bucket of rate and burst.
-func (rs *rates) admitAt(key string, rate float64, burstN int, now time.Time) (ok bool, wait time.Duration) {
-	burst := float64(max(burstN, 1))
+// admit takes one token from the bucket of key (a tenant), filled at rate
+// per second up to burst, or says how long to wait for one. Rate 0 is no
+// limit. The bucket follows the tenant's current limits, so a changed rate
+// applies at once.
+func (rs *rates) admit(key string, rate float64, burst int, now time.Time) (ok bool, wait time.Duration) {
 	if rate <= 0 {
 		return true, 0
 	}
+	capacity := float64(max(burst, 1))
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.buckets == nil {
@@ -107,10 +104,10 @@ func (rs *rates) admitAt(key string, rate float64, burstN int, now time.Time) (o
 	}
 	b := rs.buckets[key]
 	if b == nil {
-		b = &bucket{tokens: burst, last: now}
+		b = &bucket{tokens: capacity, last: now}
 		rs.buckets[key] = b
 	}
-	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+	b.tokens = min(capacity, b.tokens+now.Sub(b.last).Seconds()*rate)
 	b.last = now
 	if b.tokens >= 1 {
 		b.tokens--
@@ -123,14 +120,35 @@ func (rs *rates) admitAt(key string, rate float64, burstN int, now time.Time) (o
 // over it, a 429 with Retry-After. Nothing was accepted, so nothing is lost.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	t := tenantOf(r)
-	ok, wait := s.rates.admit(t, time.Now())
+	ok, wait := s.rates.admit(t.ID, t.Limits.Rate, t.Limits.Burst, time.Now())
 	if ok {
 		return nil
 	}
-	secs := int(math.Ceil(wait.Seconds()))
-	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	e := limitError(http.StatusTooManyRequests, tenant.LimitRate,
 		"this tenant may create %g executions and promises per second (bursts of %d); retry after %v", t.Limits.Rate, t.Limits.Burst, wait.Round(time.Millisecond))
+	return tooMany(w, e, wait)
+}
+
+// admitSearch applies the tenant's rate of searches: each page's work is
+// bounded by the store, and this bounds how many pages a tenant asks for,
+// so searching cannot take the CPU from other tenants.
+func (s *Server) admitSearch(w http.ResponseWriter, r *http.Request) error {
+	t := tenantOf(r)
+	rate := t.Limits.SearchRate
+	burst := int(math.Ceil(2 * rate))
+	ok, wait := s.searches.admit(t.ID, rate, burst, time.Now())
+	if ok {
+		return nil
+	}
+	e := limitError(http.StatusTooManyRequests, tenant.LimitSearchRate,
+		"this tenant may search %g pages per second (bursts of %d); retry after %v", rate, burst, wait.Round(time.Millisecond))
+	return tooMany(w, e, wait)
+}
+
+// tooMany is a 429 for limit error e, with Retry-After for wait.
+func tooMany(w http.ResponseWriter, e *httpError, wait time.Duration) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	e.Code = codeRateLimited
 	return e
 }
@@ -139,7 +157,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 // which costs CPU and a memory peak. Over it, a 429 with Retry-After.
 func (s *Server) admitDeploy(w http.ResponseWriter, r *http.Request) error {
 	t := tenantOf(r)
-	ok, wait := s.rates.admitAt("deploy:"+t.ID, t.Limits.DeployRate, t.Limits.DeployBurst, time.Now())
+	ok, wait := s.rates.admit("deploy:"+t.ID, t.Limits.DeployRate, t.Limits.DeployBurst, time.Now())
 	if ok {
 		return nil
 	}

@@ -100,6 +100,9 @@ func (s *Server) searchPromises(w http.ResponseWriter, r *http.Request, h Host) 
 	if err == nil && r.URL.Query().Has("function") {
 		err = badRequest("unknown query parameter %q", "function")
 	}
+	if err == nil {
+		err = s.admitSearch(w, r)
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

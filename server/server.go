@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,10 @@ type Config struct {
 	// MaxWait caps ?wait on invoke. Default 60s. An http.Server's
 	// WriteTimeout must exceed it (HTTPServer sees to that).
 	MaxWait time.Duration
+	// MaxHeaderBytes bounds a request's line and headers: over it, a 431
+	// in the API's JSON error form. Default DefaultMaxHeaderBytes. (The
+	// http.Server of HTTPServer refuses, in plain text, only far larger.)
+	MaxHeaderBytes int
 	// MetricsElsewhere leaves GET /metrics off the API's routes, for a
 	// server that serves MetricsHandler on another (private) listener: the
 	// metrics name every tenant.
@@ -60,6 +65,8 @@ const (
 	DefaultMaxModule  = 64 << 20
 	DefaultMaxPayload = 1 << 20
 	DefaultMaxWait    = 60 * time.Second
+
+	DefaultMaxHeaderBytes = 64 << 10
 )
 
 // Tenants finds who a request runs for.
@@ -82,7 +89,8 @@ type Server struct {
 	mux      *http.ServeMux
 	patterns []string // as registered, "METHOD /path"
 	metrics  apiMetrics
-	rates    rates
+	rates    rates // creations, by tenant
+	searches rates // searches, by tenant
 }
 
 type tenantsBox struct {
@@ -103,6 +111,9 @@ func New(h Host, cfg Config) *Server {
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = DefaultMaxWait
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	s.routes()
@@ -191,8 +202,37 @@ func (s *Server) routes() {
 // MetricsHandler serves the Prometheus metrics (what GET /metrics does).
 func (s *Server) MetricsHandler() http.Handler { return http.HandlerFunc(s.serveMetrics) }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. What net/http's ServeMux would answer
+// in its own plain form (a redirect to the cleaned path, which a client
+// following it would take for another resource) is answered here first, in
+// the API's JSON error form, as are headers over the limit.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if n := headerBytes(r); n > s.cfg.MaxHeaderBytes {
+		writeError(w, r, apiError(http.StatusRequestHeaderFieldsTooLarge, codeHeaderTooLarge,
+			"the request line and headers are %d bytes, over the limit of %d: send fewer or shorter headers", n, s.cfg.MaxHeaderBytes))
+		return
+	}
+	// The mux cleans the escaped path, as it matches on it: ..%2F is a
+	// name (refused by its handler), ../ a segment.
+	if p := r.URL.EscapedPath(); r.Method != http.MethodConnect && (p == "" || path.Clean(p) != p && path.Clean(p)+"/" != p) || p == "/v1" {
+		writeError(w, r, apiError(http.StatusNotFound, codeNotFound,
+			"no route %s %s: a path has no empty, . or .. segments (and names are never . or ..)", r.Method, p))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// headerBytes is about what net/http counts against MaxHeaderBytes: the
+// request line and every header line (Host is not in r.Header).
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 + len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
 
 // api wraps a handler of the API: it authenticates the request, resolves
 // its tenant and host, and records the request in the metrics.
@@ -287,7 +327,10 @@ func HTTPServer(addr string, h http.Handler, maxWait time.Duration, log *slog.Lo
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      maxWait + 30*time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Server.ServeHTTP refuses headers over Config.MaxHeaderBytes in
+		// JSON; net/http's own limit, answered in plain text, is a
+		// backstop well above it.
+		MaxHeaderBytes: 4 * DefaultMaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/names"
 	"github.com/reprise-wasm/reprise/store"
 	"github.com/reprise-wasm/reprise/tenant"
@@ -171,8 +172,14 @@ func parseCreate(b wire.CreatePromise, h http.Header) (store.Create, error) {
 	if *b.Timeout < 0 {
 		return store.Create{}, badRequest("timeout %d is negative", *b.Timeout)
 	}
-	return store.Create{ID: *b.ID, Timeout: *b.Timeout, Param: valueFromWire(b.Param), Tags: b.Tags,
-		IdempotencyKey: h.Get(wire.HeaderIdempotencyKey), Strict: strict}, nil
+	c := store.Create{ID: *b.ID, Timeout: *b.Timeout, Param: valueFromWire(b.Param), Tags: b.Tags,
+		IdempotencyKey: h.Get(wire.HeaderIdempotencyKey), Strict: strict}
+	// The host refuses these too; refusing here answers before the rate
+	// limit spends a token on a request that cannot succeed.
+	if err := host.CheckReserved(c); err != nil {
+		return store.Create{}, badRequest("%v", err)
+	}
+	return c, nil
 }
 
 // parseSettle validates a settle body into a store.Settle for id.
@@ -185,8 +192,12 @@ func parseSettle(id string, b wire.SettlePromise, h http.Header) (store.Settle, 
 	if err != nil || !(st == store.Resolved || st == store.Rejected || st == store.RejectedCanceled) {
 		return store.Settle{}, badRequest("state %q: a promise is settled as RESOLVED, REJECTED or REJECTED_CANCELED", b.State)
 	}
+	key := h.Get(wire.HeaderIdempotencyKey)
+	if err := host.CheckReservedKey(key); err != nil {
+		return store.Settle{}, badRequest("%v", err)
+	}
 	return store.Settle{ID: id, State: st, Value: valueFromWire(b.Value),
-		IdempotencyKey: h.Get(wire.HeaderIdempotencyKey), Strict: strict}, nil
+		IdempotencyKey: key, Strict: strict}, nil
 }
 
 // parseStrict reads the strict header: true or false, absent is false.

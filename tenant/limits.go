@@ -30,6 +30,10 @@ type Limits struct {
 	PayloadSize int64 `json:"payload_size,omitempty"`
 	// JournalLength bounds the journal of one execution attempt (its steps).
 	JournalLength int `json:"journal_length,omitempty"`
+	// SearchRate is how many promise and execution searches (pages) the
+	// tenant may make per second through the API, with bursts of twice
+	// that: each page's work is bounded, and this bounds how many.
+	SearchRate float64 `json:"search_rate,omitempty"`
 	// Storage bounds what the tenant's store may occupy on disk, in bytes;
 	// past it, writes are refused (507) and reads go on.
 	Storage int64 `json:"storage,omitempty"`
@@ -77,6 +81,7 @@ const (
 	LimitPayloadSize   = "payload_size"
 	LimitJournalLength = "journal_length"
 	LimitHTTPAllow     = "http_allow"
+	LimitSearchRate    = "search_rate"
 	LimitStorage       = "storage" // as store.LimitStorage
 	// LimitHTTPAllowRanges names HTTPAllowRanges.
 	LimitHTTPAllowRanges = "http_allow_ranges"
@@ -103,6 +108,7 @@ func DefaultLimits() Limits {
 		ModuleSize:    32 << 20,
 		PayloadSize:   1 << 20,
 		JournalLength: 10_000,
+		SearchRate:    50,
 		Storage:       1 << 30,
 		Pending:       10_000,
 		Children:      1_000,
@@ -142,6 +148,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.JournalLength == 0 {
 		l.JournalLength = d.JournalLength
+	}
+	if l.SearchRate == 0 {
+		l.SearchRate = d.SearchRate
 	}
 	if l.Storage == 0 {
 		l.Storage = d.Storage
@@ -185,6 +194,8 @@ func (l Limits) Validate() error {
 		l.Pending < 0 || l.Children < 0 || l.Depth < 0 ||
 		l.MemoryBudget < 0 || l.Compiles < 0 || l.DeployRate < 0 || l.DeployBurst < 0 || l.FunctionBodySize < 0:
 		return fmt.Errorf("limits may not be negative")
+	case l.SearchRate < 0:
+		return fmt.Errorf("limit %s: may not be negative", LimitSearchRate)
 	case l.Storage != 0 && l.Storage < 1<<20:
 		return fmt.Errorf("limit %s: %d bytes is less than the 1 MiB an empty store occupies; give at least 1MiB", LimitStorage, l.Storage)
 	}

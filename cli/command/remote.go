@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/reprise-wasm/reprise/client"
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/server"
 	"github.com/reprise-wasm/reprise/store"
+	"github.com/reprise-wasm/reprise/tenant"
 )
 
 // remote is the backend of --server: a running `reprise serve`, over its
@@ -154,6 +156,16 @@ func (r *remote) Search(ctx context.Context, q store.Query) ([]store.Promise, st
 		cq.State = "rejected"
 	}
 	ps, cursor, err := r.c.Promises(ctx, cq)
+	// A long listing may pass the tenant's search rate: its pages wait
+	// their turn rather than fail the command halfway.
+	for retries := 0; isSearchRateLimited(err) && retries < 120; retries++ {
+		select {
+		case <-ctx.Done():
+			return nil, "", r.fail(ctx, ctx.Err(), store.ErrNotFound)
+		case <-time.After(time.Second):
+		}
+		ps, cursor, err = r.c.Promises(ctx, cq)
+	}
 	if err != nil {
 		return nil, "", r.fail(ctx, err, store.ErrNotFound)
 	}
@@ -275,4 +287,11 @@ func storePromise(p client.Promise) (store.Promise, error) {
 		return store.Promise{}, fmt.Errorf("the server answered %w", err)
 	}
 	return sp, nil
+}
+
+// isSearchRateLimited reports whether err is the server's 429 for the
+// tenant's search_rate limit.
+func isSearchRateLimited(err error) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.Status == http.StatusTooManyRequests && strings.Contains(ce.Message, tenant.LimitSearchRate)
 }

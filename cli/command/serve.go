@@ -41,8 +41,9 @@ one tenant's long recovery does not hold up the others. On SIGINT or SIGTERM it 
 saves running executions (they resume on the next start) and exits 0.
 
 Every request carries "Authorization: Bearer TOKEN", a token from
-`+"`reprise tenant create`"+`. Each tenant has its own store (DATA/tenants/NAME)
-and limits, and sees only its own functions, executions and promises.
+`+"`reprise tenant create`"+`. Each tenant has its own store (DATA/tenants/NAME),
+compiled code (CACHE/tenants/NAME, CACHE being --cache-dir) and limits, and
+sees only its own functions, executions and promises.
 Tenants created while the server runs are served at once.
 
 --no-auth serves the data directory's own store (the one the other
@@ -406,7 +407,7 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 	h, err := host.New(f.ctx, host.Config{
 		Store:       db,
 		Logger:      slog.New(quietClose{log.Handler(), closing}),
-		CacheDir:    f.a.cacheDir,
+		CacheDir:    tenantCacheDir(f.a.cacheDir, t.Name),
 		NewEngine:   f.a.engineOrDefault(),
 		HTTP:        httpCfg,
 		MemoryLimit: l.Memory,
@@ -430,6 +431,16 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 		return nil, fmt.Errorf("tenant %s: start host: %w", t.Name, err)
 	}
 	return &tenantHost{db: db, h: h, closing: closing, budgets: []*budget.Budget{mem, compiles}}, nil
+}
+
+// tenantCacheDir is where tenant name's compiled code is kept: a directory
+// of its own under the cache directory. A cache shared by tenants would
+// tell one, by how fast its deploy compiles, that another has deployed the
+// same bytes (engines key compiled code by the module's hash); with one
+// each, every tenant compiles what it deploys the first time. (The local
+// commands, one user's, share DIR/cache itself.)
+func tenantCacheDir(cacheDir, name string) string {
+	return filepath.Join(cacheDir, "tenants", name)
 }
 
 // close stops the host, leaving executions durable, and closes the store.

@@ -30,8 +30,8 @@ stored, and limits. A running server sees changes within a second.
    rotate NAME   replace the token; the old one stops working
 
 Limits (a 0 or absent flag means the default). Sizes take KiB, MiB, GiB.
-rate, burst, module-size and storage apply at once; memory, step-time,
-concurrency, journal-length, pending, children, depth, http-allow,
+rate, burst, search-rate, module-size and storage apply at once; memory,
+step-time, concurrency, journal-length, pending, children, depth, http-allow,
 http-allow-ranges and payload-size (inside executions) when the server next
 starts. Outbound HTTP is checked on the address dialled: internal addresses
 are refused unless http-allow-ranges holds them, so allowing a name (even
@@ -49,6 +49,7 @@ localhost) reaches no internal port.`,
 			&cli.StringFlag{Name: "module-size", Usage: "largest module upload, `SIZE` (default 32MiB)"},
 			&cli.StringFlag{Name: "payload-size", Usage: "largest input, result or promise value, `SIZE` (default 1MiB)"},
 			&cli.IntFlag{Name: "journal-length", Usage: "steps of one execution attempt (default 10000)"},
+			&cli.Float64Flag{Name: "search-rate", Usage: "searches (pages of ls, GET /v1/promises, /v1/executions) per second through the API, bursts of twice that (default 50)"},
 			&cli.StringFlag{Name: "storage", Usage: "disk space the tenant's store may occupy, `SIZE`; past it writes get 507 (default 1GiB)"},
 			&cli.IntFlag{Name: "pending", Usage: "pending executions the tenant may have; invocations past it are refused (default 10000)"},
 			&cli.IntFlag{Name: "children", Usage: "children one execution may invoke (default 1000)"},
@@ -187,6 +188,9 @@ func limitFlags(c *cli.Context, l *tenant.Limits) error {
 			*dst = c.Int(flag)
 		}
 	}
+	if c.IsSet("search-rate") {
+		l.SearchRate = c.Float64("search-rate")
+	}
 	if err := size("memory-budget", &l.MemoryBudget); err != nil {
 		return err
 	}
@@ -242,7 +246,7 @@ func describeLimits(set tenant.Limits) string {
 	if len(l.HTTPAllowRanges) > 0 {
 		ranges = strings.Join(l.HTTPAllowRanges, ",")
 	}
-	return out + " http_allow_ranges=" + ranges
+	return out + " http_allow_ranges=" + ranges + fmt.Sprintf(" search_rate=%g/s", l.SearchRate)
 }
 
 func sizeText(n int64) string {

@@ -28,6 +28,9 @@ type Options struct {
 	// Logger receives the store's logs and Badger's warnings and errors
 	// (Badger's info and debug chatter is dropped). Default slog.Default().
 	Logger *slog.Logger
+	// SearchScan bounds the promise ids one page of SearchPromises
+	// examines. Default DefaultSearchScan.
+	SearchScan int
 	// Quota bounds what the store's files may occupy, in bytes; a write
 	// that would pass it fails with a *store.StorageFullError naming
 	// store.LimitStorage. 0: no bound.
@@ -44,10 +47,11 @@ type Options struct {
 
 // DB is a store.Store backed by Badger. It is safe for concurrent use.
 type DB struct {
-	dir string
-	bdb *badger.DB // replaced only by the committer, under direct
-	now func() time.Time
-	log *slog.Logger
+	dir        string
+	bdb        *badger.DB // replaced only by the committer, under direct
+	now        func() time.Time
+	log        *slog.Logger
+	searchScan int // Options.SearchScan
 
 	// space checks writes against the quota and the reserve; readOnly
 	// says Badger is open read-only, because the disk was at its reserve
@@ -98,18 +102,22 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.SearchScan <= 0 {
+		opts.SearchScan = DefaultSearchScan
+	}
 	log := opts.Logger.With("store", "badger", "dir", dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	d := &DB{
-		dir:    dir,
-		floors: newFloors(),
-		now:    opts.Now,
-		log:    log,
-		signal: make(chan struct{}, 1),
-		exited: make(chan struct{}),
-		space:  space{dir: dir, reserve: opts.Reserve, log: log},
+		dir:        dir,
+		floors:     newFloors(),
+		now:        opts.Now,
+		log:        log,
+		searchScan: opts.SearchScan,
+		signal:     make(chan struct{}, 1),
+		exited:     make(chan struct{}),
+		space:      space{dir: dir, reserve: opts.Reserve, log: log},
 	}
 	d.space.quota.Store(opts.Quota)
 	// Opening read-write writes at once (new log files, a flush of what
@@ -227,7 +235,8 @@ func (d *DB) SetQuota(bytes int64) { d.space.quota.Store(bytes) }
 func (d *DB) nowMs() int64 { return d.now().UnixMilli() }
 
 // view runs fn in a read-only Badger transaction outside the committer. Use
-// it only for data that never changes once written.
+// it only for data that never changes once written, or for a read that
+// wants a snapshot rather than the committer's order (SearchPromises).
 func (d *DB) view(fn func(*badger.Txn) error) error {
 	d.direct.RLock()
 	defer d.direct.RUnlock()

@@ -10,9 +10,10 @@
 //
 // The files follow the store's nouns: promises.go; executions.go
 // (executions, journals and the steps StartExecution, Commit, Suspend and
-// Retry); tasks.go (claims, timers); leases.go (a lease per owner: a
-// claimed task's lease is its owner's, so Heartbeat writes one record and
-// the tasks of a lapsed owner are reclaimed a slice at a time); functions.go (modules and
+// Retry); search.go (SearchPromises and its glob); tasks.go (claims,
+// timers); leases.go (a lease per owner: a claimed task's lease is its
+// owner's, so Heartbeat writes one record and the tasks of a lapsed owner
+// are reclaimed a slice at a time); functions.go (modules and
 // functions); stats.go (the counters behind Stats). keys.go documents the
 // key layout, one prefix byte per kind of record plus the indexes (timers,
 // ready and leased tasks, tasks by owner, callbacks); codec.go the values'
@@ -69,8 +70,11 @@
 // A commit or sync that fails leaves Badger's state on disk unknown: the
 // store then fails that batch's operations and every later one.
 //
-// Only ReadJournal and GetModule read Badger directly, bypassing the
-// committer: they read data that never changes once written.
+// Only ReadJournal, GetModule and SearchPromises read Badger directly,
+// bypassing the committer: the first two read data that never changes once
+// written; a search reads a snapshot of its own (a read transaction), which
+// holds every write acknowledged before it began, so a search, bounded as it
+// is (Options.SearchScan ids a page), never holds up the committer.
 //
 // # Concurrency
 //

@@ -2,12 +2,8 @@ package badgerstore
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
-
-	"github.com/dgraph-io/badger/v4"
 
 	"github.com/reprise-wasm/reprise/store"
 )
@@ -65,103 +61,6 @@ func (d *DB) GetPromise(ctx context.Context, id string) (p store.Promise, err er
 		return store.Promise{}, fmt.Errorf("get promise %q: %w", id, err)
 	}
 	return p, nil
-}
-
-// SearchPromises returns the promises that match q, in id order, and the
-// cursor of the next page ("" on the last one). The cursor is the last id
-// returned, base64-encoded: the next page resumes after it.
-func (d *DB) SearchPromises(ctx context.Context, q store.Query) (page []store.Promise, cursor string, err error) {
-	limit := q.Limit
-	if limit <= 0 || limit > 100 {
-		limit = 100
-	}
-	glob := q.IDGlob
-	if glob == "" {
-		glob = "*"
-	}
-	// Only ids starting with the glob's literal prefix can match: scan those.
-	prefix := key(kindPromise, glob[:strings.IndexByte(glob+"*", '*')])
-	var start []byte
-	if q.Cursor != "" {
-		last, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil {
-			return nil, "", fmt.Errorf("search promises: %w: malformed cursor", store.ErrInvalid)
-		}
-		start = append(key(kindPromise, string(last)), 0) // the first key after it
-	}
-	var states uint32 // bit set of store.State
-	for _, s := range q.States {
-		states |= 1 << s
-	}
-	err = d.do(ctx, func(t *tx) error {
-		page, cursor = nil, ""
-		return t.scan(prefix, start, func(item *badger.Item) (bool, error) {
-			id := item.Key()[1:]
-			if !matchGlob(glob, id) {
-				return true, nil
-			}
-			var p store.Promise
-			err := item.Value(func(v []byte) (err error) {
-				p, err = decodePromise(string(id), v)
-				return err
-			})
-			if err != nil {
-				return false, err
-			}
-			p = p.Effective(t.now)
-			if states != 0 && states&(1<<p.State) == 0 || !hasTags(p.Tags, q.Tags) {
-				return true, nil
-			}
-			if len(page) == limit {
-				// One more match exists: the page is not the last.
-				cursor = base64.RawURLEncoding.EncodeToString([]byte(page[limit-1].ID))
-				return false, nil
-			}
-			page = append(page, p)
-			return true, nil
-		})
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("search promises: %w", err)
-	}
-	return page, cursor, nil
-}
-
-func hasTags(tags, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := tags[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
-}
-
-// matchGlob reports whether s matches pattern, where * matches any run of
-// bytes and every other byte matches itself. It backtracks only to the last
-// star, so it runs in O(len(pattern)·len(s)) at worst.
-func matchGlob(pattern string, s []byte) bool {
-	p, i := 0, 0
-	star, mark := -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case p < len(pattern) && pattern[p] == s[i]:
-			p++
-			i++
-		case star >= 0:
-			p = star + 1
-			mark++
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }
 
 func (t *tx) getPromise(id string) (p store.Promise, ok bool, err error) {

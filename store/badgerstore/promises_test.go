@@ -351,21 +351,3 @@ func TestSearchPaging(t *testing.T) {
 		})
 	}
 }
-
-func TestMatchGlob(t *testing.T) {
-	tests := []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"", "", true}, {"", "a", false}, {"*", "", true}, {"*", "abc", true},
-		{"a", "a", true}, {"a", "b", false}, {"a*", "abc", true}, {"*c", "abc", true},
-		{"*b*", "abc", true}, {"a*c", "abc", true}, {"a*c", "abcd", false},
-		{"a*b*c", "aXbYc", true}, {"a*b*c", "acb", false}, {"**", "x", true},
-		{"*aab", "aaaab", true}, {"a*a*a", "aa", false},
-	}
-	for _, tt := range tests {
-		if got := matchGlob(tt.pattern, []byte(tt.s)); got != tt.want {
-			t.Errorf("matchGlob(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
-		}
-	}
-}
