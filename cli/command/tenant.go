@@ -143,68 +143,36 @@ func (a *app) tenantList(reg *tenant.Registry) error {
 
 // limitFlags copies the limit flags given on the command line into l.
 func limitFlags(c *cli.Context, l *tenant.Limits) error {
-	size := func(flag string, dst *int64) error {
-		if !c.IsSet(flag) {
-			return nil
+	mem := int64(l.Memory)
+	sizes := []struct {
+		flag string
+		dst  *int64
+	}{{"memory", &mem}, {"module-size", &l.ModuleSize}, {"payload-size", &l.PayloadSize}, {"storage", &l.Storage},
+		{"memory-budget", &l.MemoryBudget}, {"function-body-size", &l.FunctionBodySize}}
+	for _, f := range sizes {
+		if !c.IsSet(f.flag) {
+			continue
 		}
-		n, err := tenant.ParseSize(c.String(flag))
+		n, err := tenant.ParseSize(c.String(f.flag))
 		if err != nil {
-			return usageErrorf("--%s: %v", flag, err)
+			return usageErrorf("--%s: %v", f.flag, err)
 		}
-		*dst = n
-		return nil
-	}
-	var mem int64 = int64(l.Memory)
-	if err := size("memory", &mem); err != nil {
-		return err
+		*f.dst = n
 	}
 	l.Memory = uint64(mem)
-	if err := size("module-size", &l.ModuleSize); err != nil {
-		return err
-	}
-	if err := size("payload-size", &l.PayloadSize); err != nil {
-		return err
-	}
-	if err := size("storage", &l.Storage); err != nil {
-		return err
-	}
 	if c.IsSet("step-time") {
 		l.StepTime = tenant.Duration(c.Duration("step-time"))
 	}
-	if c.IsSet("concurrency") {
-		l.Concurrency = c.Int("concurrency")
-	}
-	if c.IsSet("rate") {
-		l.Rate = c.Float64("rate")
-	}
-	if c.IsSet("burst") {
-		l.Burst = c.Int("burst")
-	}
-	if c.IsSet("journal-length") {
-		l.JournalLength = c.Int("journal-length")
-	}
-	for flag, dst := range map[string]*int{"pending": &l.Pending, "children": &l.Children, "depth": &l.Depth} {
+	for flag, dst := range map[string]*int{"concurrency": &l.Concurrency, "burst": &l.Burst, "journal-length": &l.JournalLength,
+		"pending": &l.Pending, "children": &l.Children, "depth": &l.Depth, "compiles": &l.Compiles, "deploy-burst": &l.DeployBurst} {
 		if c.IsSet(flag) {
 			*dst = c.Int(flag)
 		}
 	}
-	if c.IsSet("search-rate") {
-		l.SearchRate = c.Float64("search-rate")
-	}
-	if err := size("memory-budget", &l.MemoryBudget); err != nil {
-		return err
-	}
-	if err := size("function-body-size", &l.FunctionBodySize); err != nil {
-		return err
-	}
-	if c.IsSet("compiles") {
-		l.Compiles = c.Int("compiles")
-	}
-	if c.IsSet("deploy-rate") {
-		l.DeployRate = c.Float64("deploy-rate")
-	}
-	if c.IsSet("deploy-burst") {
-		l.DeployBurst = c.Int("deploy-burst")
+	for flag, dst := range map[string]*float64{"rate": &l.Rate, "search-rate": &l.SearchRate, "deploy-rate": &l.DeployRate} {
+		if c.IsSet(flag) {
+			*dst = c.Float64(flag)
+		}
 	}
 	if c.IsSet("http-allow") {
 		l.HTTPAllow = splitList(c.StringSlice("http-allow"))

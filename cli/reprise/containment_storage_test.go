@@ -47,24 +47,6 @@ func mountTmpfs(t *testing.T, dir, size string) {
 	})
 }
 
-// storageArena is startArena on a data directory prepared by prepare
-// (called after the tenants exist, before the server starts).
-func storageArena(t *testing.T, prepare func(data string), attackerLimits []string, serveFlags ...string) arena {
-	t.Helper()
-	data := t.TempDir()
-	atok := strings.TrimSpace(ok(t, data, append([]string{"tenant", "create", "attacker"}, attackerLimits...)...))
-	qtok := strings.TrimSpace(ok(t, data, "tenant", "create", "quiet"))
-	if prepare != nil {
-		prepare(data)
-	}
-	s := startServe(t, data, atok, serveFlags...)
-	q := s
-	q.token = qtok
-	q.ok(t, "deploy", "hello", wasm["hello"])
-	s.guardMemory(t, hardMemoryCap)
-	return arena{server: s, quiet: q, attackerID: "attacker"}
-}
-
 // fillUntil507 creates 700 KB promises as s's tenant until three in a row
 // are refused, each with a 507 naming limit (the store counts what it lets
 // through generously between two measures of its space, so a refusal may
@@ -167,7 +149,7 @@ func (s server) kill9(t *testing.T) {
 func TestContainmentDiskFullOfOneTenant(t *testing.T) {
 	t.Parallel()
 	var ballast string
-	a := storageArena(t, func(data string) {
+	a := preparedArena(t, func(data string) {
 		dir := filepath.Join(data, "tenants", "attacker")
 		mountTmpfs(t, dir, "20m")
 		ballast = filepath.Join(dir, "ballast")
@@ -225,7 +207,7 @@ func TestContainmentDiskFullOfOneTenant(t *testing.T) {
 // -9 and restart every acknowledged promise is intact.
 func TestContainmentStorageQuota(t *testing.T) {
 	t.Parallel()
-	a := storageArena(t, nil, []string{"--storage", "4MiB"})
+	a := preparedArena(t, nil, []string{"--storage", "4MiB"})
 	load := a.quiet.keepInvoking(t)
 	acked := a.fillUntil507(t, "storage", 40)
 	if len(acked) < 2 || len(acked) > 6 {

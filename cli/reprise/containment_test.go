@@ -33,9 +33,19 @@ type arena struct {
 // the quiet one, and starts `reprise serve` with serveFlags.
 func startArena(t *testing.T, attackerLimits []string, serveFlags ...string) arena {
 	t.Helper()
+	return preparedArena(t, nil, attackerLimits, serveFlags...)
+}
+
+// preparedArena is startArena on a data directory prepared by prepare
+// (called after the tenants exist, before the server starts; nil for none).
+func preparedArena(t *testing.T, prepare func(data string), attackerLimits []string, serveFlags ...string) arena {
+	t.Helper()
 	data := t.TempDir()
 	atok := strings.TrimSpace(ok(t, data, append([]string{"tenant", "create", "attacker"}, attackerLimits...)...))
 	qtok := strings.TrimSpace(ok(t, data, "tenant", "create", "quiet"))
+	if prepare != nil {
+		prepare(data)
+	}
 	s := startServe(t, data, atok, serveFlags...)
 	q := s
 	q.token = qtok
