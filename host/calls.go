@@ -386,7 +386,7 @@ func callValue(ctx context.Context, mem engine.Memory, stack []uint64) {
 		// promise settled differs between a first run and a replay.
 		ret(stack, abi.ErrNotSettled)
 	default:
-		ret(stack, copyOut(mem, uint32(stack[1]), uint32(stack[2]), hd.p.Value.Data))
+		ret(stack, copyOut(mem, uint32(stack[1]), uint32(stack[2]), r.value(hd)))
 	}
 }
 

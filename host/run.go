@@ -82,7 +82,15 @@ type handle struct {
 	advanced bool
 	awaited  bool   // the guest awaited it to settlement: value() may read it
 	req      []byte // for http: the request, to send it
+	// unkept says p's value was too large to keep (keptValueMax): value()
+	// reads it from the store, where a settled value never changes.
+	unkept bool
 }
+
+// keptValueMax is the largest settled value a handle keeps in memory. A
+// run may hold a thousand children's handles, each value up to the payload
+// limit: kept, they were up to a GiB per run outside every budget.
+const keptValueMax = 4 << 10
 
 type runKey struct{}
 
@@ -481,8 +489,31 @@ func (r *run) outcome8() []byte {
 	return b
 }
 
+// settle records that hd's promise settled as p. It keeps what the guest
+// may ask of it (state, settle time, value), not the promise's input, tags
+// or keys, and the value only up to keptValueMax.
 func (hd *handle) settle(p store.Promise) {
-	hd.settled, hd.p = true, p
+	kept := store.Promise{ID: p.ID, State: p.State, CompletedOn: p.CompletedOn}
+	if len(p.Value.Data) <= keptValueMax {
+		kept.Value.Data = bytes.Clone(p.Value.Data) // not a window on a larger record
+	} else {
+		hd.unkept = true
+	}
+	hd.settled, hd.p = true, kept
+}
+
+// value returns hd's settled value, from the store when hd did not keep it.
+func (r *run) value(hd *handle) []byte {
+	if !hd.unkept {
+		return hd.p.Value.Data
+	}
+	r.stepEnd()
+	p, err := r.h.store.GetPromise(r.ctx, hd.id)
+	r.resetStep()
+	if err != nil {
+		r.unwind(fmt.Errorf("read the value of promise %s: %w", hd.id, err))
+	}
+	return p.Value.Data
 }
 
 // check reports whether hd has settled, asking the store when it is not known.
