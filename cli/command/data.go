@@ -77,6 +77,12 @@ type session struct {
 // openHost opens the store and starts a host on it. The host resumes every
 // unfinished execution the store holds (they run while the command does).
 func (a *app) openHost(ctx context.Context) (*session, error) {
+	return a.openHostIn(ctx, serverBudgets{})
+}
+
+// openHostIn is openHost inside budgets (zero: none), as `serve --no-auth`
+// runs its one host.
+func (a *app) openHostIn(ctx context.Context, budgets serverBudgets) (*session, error) {
 	db, err := a.openStore()
 	if err != nil {
 		return nil, err
@@ -88,6 +94,8 @@ func (a *app) openHost(ctx context.Context) (*session, error) {
 		CacheDir:  a.cacheDir,
 		HTTP:      a.httpConfig(),
 		NewEngine: a.engineOrDefault(),
+		Budget:    budgets.memory,
+		Compiles:  budgets.compiles,
 	})
 	if err != nil {
 		db.Close()

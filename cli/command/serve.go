@@ -152,7 +152,7 @@ func (a *app) serve(ctx context.Context, addr string, maxWait time.Duration, noA
 	}
 
 	if noAuth {
-		s, err := a.openHost(ctx)
+		s, err := a.openHostIn(ctx, budgets)
 		if err != nil {
 			srv.Close()
 			return err

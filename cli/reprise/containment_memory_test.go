@@ -196,3 +196,33 @@ func TestInvokeArgumentsAreBufferedWithinABound(t *testing.T) {
 	// store's write buffers. (Before the fix: 1,163 MiB.)
 	a.requirePeakUnder(t, baseline+n<<20+384<<20, fmt.Sprintf("%d invokes with a 1 MiB argument", n))
 }
+
+// `serve --no-auth` runs its one host inside the server's memory budget
+// too: the filling modules of finding 1, deployed and invoked at once
+// against a budget of 512 MiB, wait their turn and finish, and the server
+// stays within the budget (and the Go runtime's soft limit above it).
+func TestNoAuthServerRunsInsideItsMemoryBudget(t *testing.T) {
+	t.Parallel()
+	const serverBudget = 512 << 20
+	s := startServe(t, t.TempDir(), "", "--no-auth", "--memory-budget", "512MiB")
+	s.guardMemory(t, hardMemoryCap)
+	c := s.client(t)
+	ctx := context.Background()
+	const n = 8
+	for i := range n {
+		if _, err := c.Deploy(ctx, fmt.Sprintf("fill%d", i), fillingModule(int32(i+1)), ""); err != nil && !strings.Contains(err.Error(), "limit ") {
+			t.Fatalf("deploy %d: %v, want success or an error naming a limit", i, err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			inv, err := c.Invoke(ctx, fmt.Sprintf("fill%d", i), nil, client.InvokeOptions{Wait: 90 * time.Second})
+			if err != nil || inv.State != "RESOLVED" {
+				t.Errorf("invoke fill%d: %v %s %s (want it to wait its turn and finish)", i, err, inv.State, inv.Value)
+			}
+		})
+	}
+	wg.Wait()
+	s.requirePeakUnder(t, baseline+serverBudget*5/4, "filling modules on a --no-auth server")
+}
