@@ -1,9 +1,11 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/reprise-wasm/reprise/budget"
 )
@@ -152,14 +154,64 @@ func (r *run) regrow() error {
 }
 
 // pressure is the host's answer to its budget being full: give back spare
-// memory (the pools), then idle memory (parked instances, longest-parked
-// first, about need bytes of them).
+// memory (the pools, then the compiled code of modules nothing uses, about
+// need bytes of it: both are made again cheaply), then idle memory (parked
+// instances, longest-parked first, about need bytes of them).
 func (h *Host) pressure(need int64, s budget.Stage) {
 	switch s {
 	case budget.Spare:
 		h.drainPools()
+		h.evictIdleModules(need)
 	case budget.Idle:
 		h.evictParked(need)
+	}
+}
+
+// evictIdleModules evicts compiled modules that nothing uses (no instance
+// of them is running, parked or pooled), least recently used first, until
+// about need bytes of compiled code are given back. Without it a tenant's
+// cached modules could hold its whole budget, and its executions would wait
+// for memory that nothing gives back. An evicted module compiles again
+// (from the compilation cache) when it is next used.
+func (h *Host) evictIdleModules(need int64) {
+	c := &h.modules
+	type candidate struct {
+		m    *module
+		used int64
+	}
+	var cs []candidate
+	c.mu.Lock()
+	for _, m := range c.byHash {
+		if m.compiled() {
+			cs = append(cs, candidate{m, m.used})
+		}
+	}
+	c.mu.Unlock()
+	slices.SortFunc(cs, func(a, b candidate) int { return cmp.Compare(a.used, b.used) })
+	for _, cd := range cs {
+		if need <= 0 {
+			return
+		}
+		m := cd.m
+		m.mu.Lock()
+		idle := m.users == 0
+		m.mu.Unlock()
+		if !idle {
+			continue
+		}
+		c.mu.Lock()
+		ours := c.byHash[m.hash] == m
+		if ours {
+			delete(c.byHash, m.hash)
+		}
+		c.mu.Unlock()
+		if ours {
+			// Used again since the check, it stays open for its users
+			// and closes after them (module.evict).
+			h.log.Debug("module evicted for memory", "module", m.hash, "code", m.code)
+			m.evict(h.ctx)
+			need -= m.code
+		}
 	}
 }
 

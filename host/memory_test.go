@@ -1,9 +1,11 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprise-wasm/reprise/abi"
 	"strings"
 	"testing"
 
@@ -158,4 +160,34 @@ func TestDeployRefusesAFunctionBodyOverTheLimit(t *testing.T) {
 	m.Memory = 1
 	m.Func("run", nil, body)
 	deployRefused(t, h, m.Bytes(), "function_body_size", "1024 bytes")
+}
+
+// dataModule is a module of about size bytes (one data segment) whose run
+// resolves with salt: its compiled code counts about ten times its size
+// while cached.
+func dataModule(size int, salt byte) []byte {
+	m := wt.Module{Memory: size>>16 + 1, Data: []wt.Data{{Offset: 0, Bytes: bytes.Repeat([]byte{salt}, size)}}}
+	resolve := m.Import(abi.Module, abi.ImportResolve, []byte{wt.I32, wt.I32}, []byte{wt.I32})
+	m.Func(abi.DefaultEntry, nil, wt.I32Const(0), wt.I32Const(1), wt.Call(resolve), wt.Drop)
+	return m.Bytes()
+}
+
+// Compiled code that nothing uses gives its memory back under pressure: a
+// budget the code of two cached modules nearly fills still deploys and runs
+// a third (and then the first again, compiled anew), instead of refusing or
+// waiting for memory that nothing would give back.
+func TestIdleModulesAreEvictedToMakeRoom(t *testing.T) {
+	h, b := budgetHost(t, 160<<20)
+	for i, name := range []string{"d1", "d2", "d3"} {
+		if _, err := h.Deploy(context.Background(), name, dataModule(4<<20, byte('a'+i)), ""); err != nil {
+			t.Fatalf("deploy %s with %d bytes held: %v", name, b.Held(), err)
+		}
+		if p := h.run(name, nil, host.InvokeOptions{}); p.State != store.Resolved || len(p.Value.Data) != 1 || p.Value.Data[0] != byte('a'+i) {
+			t.Fatalf("run %s: %s %q", name, p.State, p.Value.Data)
+		}
+	}
+	if p := h.run("d1", nil, host.InvokeOptions{}); p.State != store.Resolved || string(p.Value.Data) != "a" {
+		t.Fatalf("run d1 again: %s %q", p.State, p.Value.Data)
+	}
+	stillServes(t, h)
 }
