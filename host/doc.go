@@ -32,7 +32,10 @@
 //     execution, invoke depth) and the LimitError that names them.
 //   - memory.go: what the host counts against its memory budget
 //     (Config.Budget, package budget), the figures behind the estimates,
-//     and what gives memory back under pressure (pools, then parked).
+//     and what gives memory back under pressure (pools and the code of
+//     modules nothing uses, then parked instances). A run's handles keep
+//     settled values only up to keptValueMax; larger ones are read from the
+//     store when the guest asks (run.value).
 //   - reserved.go: the tags and keys only the host writes, and how recovery
 //     tells an HTTP intent of its own from a promise merely tagged as one.
 //   - config.go, stats.go: configuration and figures.
@@ -42,11 +45,14 @@
 // Every goroutine the host starts is counted in Host.wg; [Host.Close] cancels
 // Host.ctx with errShutdown and waits for all of them before it closes the
 // modules and the engine.
-//   - Four loops, started by New, end when Host.ctx is canceled: taskLoop
+//   - Four loops, started by New once the outbound requests an earlier
+//     process left are recovered (or, when the store takes no writes at
+//     start, by recoverLater, which retries that recovery until it does),
+//     end when Host.ctx is canceled: taskLoop
 //     (claims ready tasks for the free running slots: recovery at start,
 //     retries, tasks that waited for a slot, tasks other writers made;
-//     a slot given back wakes it while Host.backlog says tasks wait), timerLoop (settles promises past their timeout, sleeps among
-//     them), heartbeatLoop (renews this host's task leases) and watchdogLoop
+//     a slot given back wakes it while Host.backlog says tasks wait),
+//     timerLoop (settles promises past their timeout, sleeps among them), heartbeatLoop (renews this host's task leases) and watchdogLoop
 //     (stops guests past Config.StepTimeout).
 //   - drive, one per execution driven here, started by dispatch with a
 //     running slot already taken (or, for InvokeWait's held start, to wait

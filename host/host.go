@@ -149,18 +149,57 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	h.engine = eng
 	h.ctx, h.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
-	if err := h.recoverHTTPIntents(ctx); err != nil {
+	cfg.Budget.OnPressure(h.pressure)
+	err = h.recoverHTTPIntents(ctx)
+	switch {
+	case err == nil:
+		h.startLoops()
+	case errors.Is(err, store.ErrStorageFull):
+		// A store that takes no writes (a full disk) still serves reads:
+		// the host serves them, and recovers the requests, then resumes
+		// executions, once the store takes writes again.
+		h.log.Warn("the store takes no writes: outbound requests an earlier process left are recovered, and executions resumed, once it does", "err", err)
+		h.wg.Add(1)
+		go h.recoverLater()
+	default:
+		h.cfg.Budget.OnPressure(nil)
 		h.cancel(err)
 		eng.Close(ctx)
 		return nil, err
 	}
-	cfg.Budget.OnPressure(h.pressure)
+	return h, nil
+}
+
+// startLoops starts the background loops, once recovery is done.
+func (h *Host) startLoops() {
 	h.loop(h.taskLoop)
 	h.loop(h.timerLoop)
 	h.loop(h.heartbeatLoop)
 	h.loop(h.watchdogLoop)
-	return h, nil
 }
+
+// recoverLater retries recoverHTTPIntents until the store takes writes,
+// then starts the loops; it ends early when the host closes.
+func (h *Host) recoverLater() {
+	defer h.wg.Done()
+	for wait := recoverRetry; h.wait(wait, nil); wait = min(2*wait, recoverRetryMax) {
+		err := h.recoverHTTPIntents(h.ctx)
+		if err == nil {
+			h.log.Info("the store takes writes again: recovery done, executions resume")
+			h.startLoops()
+			return
+		}
+		if !errors.Is(err, store.ErrStorageFull) && h.ctx.Err() == nil {
+			h.log.Error("recover outbound requests; retrying", "err", err, "retry_in", wait)
+		}
+	}
+}
+
+// How soon recoverLater tries again, doubling to the most.
+const (
+	recoverRetry    = 100 * time.Millisecond
+	recoverRetryMax = 5 * time.Second
+)
 
 // Close stops the host: running guests are stopped and their pending journal
 // entries written, tasks are released so the next start resumes them.

@@ -146,3 +146,46 @@ func TestFailedHTTPIntentDoesNotLeakInflight(t *testing.T) {
 		t.Fatalf("WaitIdle after the only execution was canceled: %v (active %v)", err, h.Active("lk"))
 	}
 }
+
+// A host whose store takes no writes at start (a full disk) still opens
+// and serves reads; the outbound request an earlier process left is
+// recovered, and its execution finishes, once the store takes writes.
+func TestHTTPRecoveryWaitsForAStoreThatTakesWrites(t *testing.T) {
+	srv, n := countingServer(t, 3*time.Second)
+	req := fmt.Sprintf(`{"method":"POST","url":%q}`, srv.URL+"/slow")
+	dir := t.TempDir()
+	h := openHost(t, dir, allowLoopbackHTTP, noParking)
+	h.deployRaw("g", guestHTTPAfterSteps(0, req))
+	id, err := h.Invoke(context.Background(), "g", nil, host.InvokeOptions{ID: "full"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for (n.Load() == 0 || h.Active(id)) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n.Load() == 0 || h.Active(id) {
+		t.Fatalf("setup: request sent %d, active %v", n.Load(), h.Active(id))
+	}
+	h.close() // the request in flight, its intent durable
+
+	full := fmt.Errorf("%w: the disk is at its reserve (injected)", store.ErrStorageFull)
+	var refused atomic.Int32
+	hs := &hookStore{onSettle: func(_ context.Context, s store.Settle) error {
+		if s.ID == "full.1" && refused.Add(1) <= 3 {
+			return full
+		}
+		return nil
+	}}
+	h = openHookHost(t, dir, hs, allowLoopbackHTTP, noParking)
+	if _, err := h.Execution(context.Background(), id); err != nil {
+		t.Fatalf("a read while the store takes no writes: %v", err)
+	}
+	p, ok := h.awaitFor(id, 20*time.Second)
+	if !ok {
+		t.Fatalf("once the store takes writes, the execution is still %s", p.State)
+	}
+	if refused.Load() < 3 {
+		t.Fatalf("the recovery's write was refused %d times, want 3: the test did not test", refused.Load())
+	}
+}
