@@ -18,6 +18,7 @@ import (
 	"github.com/reprise-wasm/reprise/budget"
 	"github.com/reprise-wasm/reprise/host"
 	"github.com/reprise-wasm/reprise/server"
+	"github.com/reprise-wasm/reprise/store"
 	"github.com/reprise-wasm/reprise/store/badgerstore"
 	"github.com/reprise-wasm/reprise/tenant"
 )
@@ -329,6 +330,11 @@ func (f *fleet) host(ctx context.Context, t tenant.Tenant) (*tenantHost, error) 
 		}
 	}
 	if s.err != nil {
+		if errors.Is(s.err, store.ErrStorageFull) {
+			// A new tenant's store cannot be made on a full disk: the
+			// client hears which limit (507), as for any write.
+			return nil, s.err
+		}
 		return nil, errUnservable
 	}
 	return s.th, nil

@@ -303,3 +303,16 @@ func TestLocalCLIAtTheDiskReserve(t *testing.T) {
 		t.Fatalf("invoke with the default reserve printed %q", out)
 	}
 }
+
+// A tenant whose store does not exist yet cannot have one made on a disk
+// under its reserve: its requests get the same 507 naming disk_reserve as
+// any write there, not a 503 that says nothing of why.
+func TestNewTenantOnAFullDiskGets507(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	token := strings.TrimSpace(ok(t, data, "tenant", "create", "late"))
+	// No disk has a million GiB free: every disk is under this reserve.
+	s := startServe(t, data, token, "--disk-reserve", "1000000GiB")
+	_, err := s.client(t).Functions(context.Background())
+	s.require507(t, err, "disk_reserve")
+}
