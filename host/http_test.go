@@ -81,17 +81,17 @@ func TestRetryDoesNotResendInFlightHTTP(t *testing.T) {
 	}
 }
 
-// An execution suspended cold on an http promise has no task. If the host
-// stops (or crashes) while the request is in flight, sendHTTP records no
-// outcome, and nothing ever replays the execution, so recoverHTTP never runs:
-// the execution hangs forever.
-func TestHTTPInFlightAtShutdownIsRecovered(t *testing.T) {
+// leaveHTTPInFlight runs execution id of a guest whose request (method, a
+// JSON string) to a slow server is in flight, then closes the host: the
+// intent is durable, the outcome not. It returns the id and the count of
+// requests the server saw.
+func leaveHTTPInFlight(t *testing.T, dir, id, method string, idempotent bool) (string, *atomic.Int32) {
+	t.Helper()
 	srv, n := countingServer(t, 3*time.Second)
-	req := fmt.Sprintf(`{"method":"GET","url":%q,"idempotent":true}`, srv.URL+"/slow")
-	dir := t.TempDir()
+	req := fmt.Sprintf(`{"method":%s,"url":%q,"idempotent":%v}`, method, srv.URL+"/slow", idempotent)
 	h := openHost(t, dir, allowLoopbackHTTP, noParking)
 	h.deployRaw("g", guestHTTPAfterSteps(0, req))
-	id, err := h.Invoke(context.Background(), "g", nil, host.InvokeOptions{ID: "hx"})
+	id, err := h.Invoke(context.Background(), "g", nil, host.InvokeOptions{ID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,17 @@ func TestHTTPInFlightAtShutdownIsRecovered(t *testing.T) {
 		t.Fatalf("setup: request sent %d, active %v", n.Load(), h.Active(id))
 	}
 	h.close() // graceful: the request is in flight, the execution suspended
-	h = openHost(t, dir, allowLoopbackHTTP, noParking)
+	return id, n
+}
+
+// An execution suspended cold on an http promise has no task. If the host
+// stops (or crashes) while the request is in flight, sendHTTP records no
+// outcome, and nothing ever replays the execution, so recoverHTTP never runs:
+// the execution hangs forever.
+func TestHTTPInFlightAtShutdownIsRecovered(t *testing.T) {
+	dir := t.TempDir()
+	id, n := leaveHTTPInFlight(t, dir, "hx", `"GET"`, true)
+	h := openHost(t, dir, allowLoopbackHTTP, noParking)
 	p, ok := h.awaitFor(id, 8*time.Second)
 	if !ok {
 		t.Fatalf("after a restart, the execution suspended on an in-flight http request is still %s (requests sent: %d)", p.State, n.Load())
@@ -151,23 +161,8 @@ func TestFailedHTTPIntentDoesNotLeakInflight(t *testing.T) {
 // and serves reads; the outbound request an earlier process left is
 // recovered, and its execution finishes, once the store takes writes.
 func TestHTTPRecoveryWaitsForAStoreThatTakesWrites(t *testing.T) {
-	srv, n := countingServer(t, 3*time.Second)
-	req := fmt.Sprintf(`{"method":"POST","url":%q}`, srv.URL+"/slow")
 	dir := t.TempDir()
-	h := openHost(t, dir, allowLoopbackHTTP, noParking)
-	h.deployRaw("g", guestHTTPAfterSteps(0, req))
-	id, err := h.Invoke(context.Background(), "g", nil, host.InvokeOptions{ID: "full"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for (n.Load() == 0 || h.Active(id)) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n.Load() == 0 || h.Active(id) {
-		t.Fatalf("setup: request sent %d, active %v", n.Load(), h.Active(id))
-	}
-	h.close() // the request in flight, its intent durable
+	id, _ := leaveHTTPInFlight(t, dir, "full", `"POST"`, false)
 
 	full := fmt.Errorf("%w: the disk is at its reserve (injected)", store.ErrStorageFull)
 	var refused atomic.Int32
@@ -177,7 +172,7 @@ func TestHTTPRecoveryWaitsForAStoreThatTakesWrites(t *testing.T) {
 		}
 		return nil
 	}}
-	h = openHookHost(t, dir, hs, allowLoopbackHTTP, noParking)
+	h := openHookHost(t, dir, hs, allowLoopbackHTTP, noParking)
 	if _, err := h.Execution(context.Background(), id); err != nil {
 		t.Fatalf("a read while the store takes no writes: %v", err)
 	}
