@@ -106,6 +106,7 @@ func unwoundReason(err error) endReason {
 // end turns how the guest stopped into the execution's next state: the
 // action of its endReason, each independent of the others.
 func (r *run) end(err error) {
+	r.emitLogs() // however it ended: a trapping guest's last lines explain it
 	reason := r.why(err)
 	if r.unwound != nil && reason != endTrapped && reason != endStepLimit {
 		err = r.unwound // what the host call said, not the engine's wrapping

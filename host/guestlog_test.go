@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprise-wasm/reprise/abi"
 	"github.com/reprise-wasm/reprise/host"
+	wt "github.com/reprise-wasm/reprise/internal/wasmtest"
 	"github.com/reprise-wasm/reprise/store"
 )
 
@@ -118,5 +120,69 @@ func TestGuestLogIsBoundedPerAttemptAcrossResumes(t *testing.T) {
 	notes := rec.guest("guest log truncated: the execution attempt passed its log limit; the rest of its log text is dropped")
 	if written != limit || len(lines) != limit/1000 || len(notes) != 1 {
 		t.Fatalf("12,000 bytes logged in two passes: %d written in %d records and %d truncation notes, want %d in %d and one", written, len(lines), len(notes), limit, limit/1000)
+	}
+}
+
+// onGuestLog is a slog handler that calls f for every "guest log" record.
+type onGuestLog struct{ f func(text string) }
+
+func (h onGuestLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h onGuestLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "guest log" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "text" {
+				h.f(a.Value.String())
+			}
+			return true
+		})
+	}
+	return nil
+}
+func (h onGuestLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h onGuestLog) WithGroup(string) slog.Handler      { return h }
+
+// A guest's log line is written once the steps it took before it are
+// durable: a line saying "resolve x.1" is never read before x.1 exists.
+func TestGuestLogFollowsTheStepsBeforeIt(t *testing.T) {
+	var th *testHost
+	var mu sync.Mutex // guards seen
+	seen := map[string]bool{}
+	logger := slog.New(onGuestLog{func(text string) {
+		_, err := th.store.GetPromise(context.Background(), "lg.1")
+		mu.Lock()
+		seen[text] = err == nil
+		mu.Unlock()
+	}})
+	th = newHost(t, func(c *host.Config) { c.Logger = logger })
+	m := wt.Module{Memory: 1, Data: []wt.Data{{Offset: 0, Bytes: []byte("resolve lg.1")}}}
+	promise := m.Import(abi.Module, abi.ImportPromise, []byte{wt.I64}, []byte{wt.I32})
+	logf := m.Import(abi.Module, abi.ImportLog, []byte{wt.I32, wt.I32, wt.I32}, nil)
+	await := m.Import(abi.Module, abi.ImportAwait, []byte{wt.I32}, []byte{wt.I32})
+	m.Func(abi.DefaultEntry, []byte{wt.I32},
+		wt.I64Const(0), wt.Call(promise), []byte{0x21, 0}, // local.set 0
+		wt.I32Const(abi.LogInfo), wt.I32Const(0), wt.I32Const(12), wt.Call(logf),
+		[]byte{0x20, 0}, wt.Call(await), wt.Drop)
+	th.deployRaw("lg", m.Bytes())
+	if _, err := th.Invoke(context.Background(), "lg", nil, host.InvokeOptions{ID: "lg"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := th.Settle(context.Background(), store.Settle{ID: "lg.1", State: store.Resolved}); err != nil {
+		// Settling needs the promise: it exists once the guest awaits.
+		deadline := time.Now().Add(10 * time.Second)
+		for err != nil && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			_, err = th.Settle(context.Background(), store.Settle{ID: "lg.1", State: store.Resolved})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := th.await("lg"); p.State != store.Resolved {
+		t.Fatalf("lg: %s", p.State)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if durable, ok := seen["resolve lg.1"]; !ok || !durable {
+		t.Fatalf("the guest's line was written %v, the promise it names existing then: %v; want written, after it exists", ok, durable)
 	}
 }

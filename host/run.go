@@ -66,10 +66,11 @@ type run struct {
 	// past flushBytes they are written, as past flushEvery entries.
 	pendingBytes int
 
-	tail     []byte // the end of the guest's stderr, for trap messages
-	logBytes int64  // guest log text of this attempt so far, replayed calls included (logBudget)
-	outBytes int64  // guest stdout and stderr of this attempt so far, likewise
-	slab     []byte // small outcomes are cut from it: one allocation per many steps
+	tail     []byte      // the end of the guest's stderr, for trap messages
+	logBytes int64       // guest log text of this attempt so far, replayed calls included (logBudget)
+	logs     []guestLine // log lines held back until the steps before them are durable (emitLogs)
+	outBytes int64       // guest stdout and stderr of this attempt so far, likewise
+	slab     []byte      // small outcomes are cut from it: one allocation per many steps
 }
 
 // handle is what a handle refers to: a promise this attempt created or found.
@@ -367,6 +368,7 @@ func (r *run) flush() {
 	r.afterCommit(res)
 	r.clearPending()
 	r.createSeqs, r.startSeqs = r.createSeqs[:0], r.startSeqs[:0]
+	r.emitLogs()
 	if timers {
 		kick(r.h.kicks.timers)
 	}
@@ -659,12 +661,45 @@ func (r *run) logGuest(level int32, msg []byte) {
 	case abi.LogError:
 		l = slog.LevelError
 	}
-	if write {
-		r.h.log.Log(r.ctx, l, "guest log", "text", escapeGuestText(keep), "execution", r.exec.ID, "function", r.exec.Function)
+	if write || cut {
+		line := guestLine{level: l, cut: cut}
+		if write {
+			line.text = escapeGuestText(keep)
+		}
+		r.logs = append(r.logs, line)
 	}
-	if cut {
-		r.logTruncated()
+	if !r.hasPending() {
+		r.emitLogs()
 	}
+}
+
+// guestLine is a guest's log line waiting to be written (see run.logs).
+type guestLine struct {
+	level slog.Level
+	text  string
+	cut   bool // the log limit was passed here: a note follows
+}
+
+// hasPending reports whether steps the guest took are not durable yet.
+func (r *run) hasPending() bool {
+	return len(r.pending.Entries) > 0 || len(r.pending.Creates) > 0 || len(r.pending.Starts) > 0
+}
+
+// emitLogs writes the guest's log lines held back until the steps before
+// them were durable (flush) or the run ended: a line that says "resolve
+// ask.1" must not be read before ask.1 exists, and a line of steps that a
+// crash makes the guest take again is written once.
+func (r *run) emitLogs() {
+	for _, g := range r.logs {
+		if g.text != "" {
+			r.h.log.Log(r.ctx, g.level, "guest log", "text", g.text, "execution", r.exec.ID, "function", r.exec.Function)
+		}
+		if g.cut {
+			r.logTruncated()
+		}
+	}
+	clear(r.logs)
+	r.logs = r.logs[:0]
 }
 
 // logBudget counts guest text against one of the attempt's budgets of
