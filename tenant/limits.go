@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -125,60 +126,24 @@ func DefaultLimits() Limits {
 // WithDefaults fills the zero fields of l from DefaultLimits.
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
-	if l.Memory == 0 {
-		l.Memory = d.Memory
-	}
-	if l.StepTime == 0 {
-		l.StepTime = d.StepTime
-	}
-	if l.Concurrency == 0 {
-		l.Concurrency = d.Concurrency
-	}
-	if l.Rate == 0 {
-		l.Rate = d.Rate
-	}
-	if l.Burst == 0 {
-		l.Burst = max(d.Burst, int(l.Rate))
-	}
-	if l.ModuleSize == 0 {
-		l.ModuleSize = d.ModuleSize
-	}
-	if l.PayloadSize == 0 {
-		l.PayloadSize = d.PayloadSize
-	}
-	if l.JournalLength == 0 {
-		l.JournalLength = d.JournalLength
-	}
-	if l.SearchRate == 0 {
-		l.SearchRate = d.SearchRate
-	}
-	if l.Storage == 0 {
-		l.Storage = d.Storage
-	}
-	if l.Pending == 0 {
-		l.Pending = d.Pending
-	}
-	if l.Children == 0 {
-		l.Children = d.Children
-	}
-	if l.Depth == 0 {
-		l.Depth = d.Depth
-	}
-	if l.MemoryBudget == 0 {
-		l.MemoryBudget = d.MemoryBudget
-	}
-	if l.Compiles == 0 {
-		l.Compiles = d.Compiles
-	}
-	if l.DeployRate == 0 {
-		l.DeployRate = d.DeployRate
-	}
-	if l.DeployBurst == 0 {
-		l.DeployBurst = max(d.DeployBurst, int(l.DeployRate))
-	}
-	if l.FunctionBodySize == 0 {
-		l.FunctionBodySize = d.FunctionBodySize
-	}
+	l.Memory = cmp.Or(l.Memory, d.Memory)
+	l.StepTime = cmp.Or(l.StepTime, d.StepTime)
+	l.Concurrency = cmp.Or(l.Concurrency, d.Concurrency)
+	l.Rate = cmp.Or(l.Rate, d.Rate)
+	l.Burst = cmp.Or(l.Burst, max(d.Burst, int(l.Rate)))
+	l.ModuleSize = cmp.Or(l.ModuleSize, d.ModuleSize)
+	l.PayloadSize = cmp.Or(l.PayloadSize, d.PayloadSize)
+	l.JournalLength = cmp.Or(l.JournalLength, d.JournalLength)
+	l.SearchRate = cmp.Or(l.SearchRate, d.SearchRate)
+	l.Storage = cmp.Or(l.Storage, d.Storage)
+	l.Pending = cmp.Or(l.Pending, d.Pending)
+	l.Children = cmp.Or(l.Children, d.Children)
+	l.Depth = cmp.Or(l.Depth, d.Depth)
+	l.MemoryBudget = cmp.Or(l.MemoryBudget, d.MemoryBudget)
+	l.Compiles = cmp.Or(l.Compiles, d.Compiles)
+	l.DeployRate = cmp.Or(l.DeployRate, d.DeployRate)
+	l.DeployBurst = cmp.Or(l.DeployBurst, max(d.DeployBurst, int(l.DeployRate)))
+	l.FunctionBodySize = cmp.Or(l.FunctionBodySize, d.FunctionBodySize)
 	return l
 }
 
