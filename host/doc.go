@@ -44,7 +44,10 @@
 //
 // Every goroutine the host starts is counted in Host.wg; [Host.Close] cancels
 // Host.ctx with errShutdown and waits for all of them before it closes the
-// modules and the engine.
+// modules and the engine. A run parked on promises suspends itself in the
+// store on the way out (run.suspendOnClose), so the next process has no
+// task for it until one of those promises settles; a running one hands its
+// task back.
 //   - Four loops, started by New once the outbound requests an earlier
 //     process left are recovered (or, when the store takes no writes at
 //     start, by recoverLater, which retries that recovery until it does),

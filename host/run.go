@@ -202,6 +202,9 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 				return nil, fmt.Errorf("journal of %s attempt %d has step %d at position %d", id, exec.Attempt, e.Seq, i+1)
 			}
 		}
+		if len(journal) > 0 {
+			h.stats.replays.Add(1)
+		}
 	}
 	r := &run{h: h, exec: exec, input: input, journal: journal, depth: depth, evict: make(chan struct{}, 1)}
 	if f != nil {
@@ -602,6 +605,9 @@ func (r *run) block(w *watcher, hs []*handle) {
 	r.h.unpark(r.act)
 	r.parkedHeld.Store(0)
 	if r.ctx.Err() != nil {
+		if !got && errors.Is(context.Cause(r.ctx), errShutdown) {
+			r.suspendOnClose(w.ids)
+		}
 		r.unwind(context.Cause(r.ctx))
 	}
 	if !got {
@@ -641,6 +647,25 @@ func (r *run) suspend(ids []string) {
 	if !resumable {
 		r.unwind(errSuspended)
 	}
+}
+
+// suspendOnClose suspends a parked execution durably as the host closes,
+// so that the next process finds it waiting for its promises (cold), not as
+// a task to replay: a process's start then costs the same however many
+// executions wait on promises or far-away timers. The write must outlive
+// the host's canceled context; Close waits for it before closing the store.
+// When it cannot be written, or an awaited promise settled meanwhile, the
+// run ends as a shutdown does and hands its task back.
+func (r *run) suspendOnClose(ids []string) {
+	ctx := context.WithoutCancel(r.ctx)
+	resumable, err := r.h.store.Suspend(ctx, store.Suspend{Exec: r.exec.ID, Attempt: r.exec.Attempt, Entries: r.pending.Entries, Awaiting: ids}, r.h.owner)
+	if err != nil || resumable {
+		return
+	}
+	clear(r.pending.Entries)
+	r.pending.Entries = r.pending.Entries[:0]
+	r.pendingBytes = 0
+	r.unwind(errSuspended)
 }
 
 // logGuest writes a guest's log line, once: not again while replaying.

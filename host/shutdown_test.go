@@ -657,3 +657,60 @@ func TestCrashWithPendingStepsResumes(t *testing.T) {
 		})
 	}
 }
+
+// A process that stops with executions parked on promises leaves them
+// suspended in the store, not as tasks: the next process starts without
+// replaying any of them, and replays only the one a settlement wakes.
+func TestCloseSuspendsParkedExecutionsCold(t *testing.T) {
+	const n = 12
+	dir := t.TempDir()
+	th := openHost(t, dir)
+	th.deploy("approve", "approve")
+	ctx := context.Background()
+	var ids []string
+	for i := range n {
+		id, err := th.Invoke(ctx, "approve", []byte(`{}`), host.InvokeOptions{ID: fmt.Sprintf("wait-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	eventually(t, "every execution parked", func() bool { return th.Parked() == n })
+	th.close()
+
+	db, err := badgerstore.Open(dir, badgerstore.Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, _, err := db.ClaimTasks(ctx, "probe", time.Now().UnixMilli(), time.Now().Add(time.Minute).UnixMilli(), 100)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 0 {
+		t.Fatalf("after Close, %d of the %d parked executions are left as tasks to replay: %v", len(tasks), n, tasks)
+	}
+
+	th = openHost(t, dir)
+	th.deploy("hello", "hello")
+	th.run("hello", "x", host.InvokeOptions{})
+	if r := th.Stats().Replays; r != 0 {
+		t.Fatalf("the next process replayed %d executions that nothing woke", r)
+	}
+	if _, err := th.Settle(ctx, store.Settle{ID: ids[3] + ".1", State: store.Resolved, Value: store.Value{Data: []byte(`"yes"`)}}); err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ State, Value string }
+	resolved(t, th.await(ids[3]), &out)
+	if out.State != "resolved" || out.Value != `"yes"` {
+		t.Fatalf("woken execution saw %+v, want resolved \"yes\"", out)
+	}
+	if r := th.Stats().Replays; r != 1 {
+		t.Fatalf("replays = %d, want 1: only the execution the settlement woke", r)
+	}
+	for _, id := range ids[:3] {
+		if p, err := th.Get(ctx, id); err != nil || p.State != store.Pending {
+			t.Fatalf("%s: %v %v, want still pending", id, p.State, err)
+		}
+	}
+}

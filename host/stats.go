@@ -36,6 +36,10 @@ type Stats struct {
 	// diverged). Settlements from outside (Settle, Cancel, a timer) are not
 	// counted here; the store's counts include every execution.
 	Finished [store.RejectedTimedout + 1]uint64
+	// Replays counts runs that began by replaying a journal: executions
+	// resumed from the store after a crash, a restart, an eviction or a
+	// wake-up of a cold wait, not those that ran from their start.
+	Replays uint64
 	// OneCommit counts invocations through InvokeWait whose start and
 	// result were written in one commit (the guest made no durable call).
 	OneCommit uint64
@@ -50,12 +54,13 @@ type hostStats struct {
 	steps     metrics.Latencies
 	finished  [store.RejectedTimedout + 1]atomic.Uint64
 	oneCommit atomic.Uint64
+	replays   atomic.Uint64
 }
 
 // Stats returns the host's figures. It is cheap: a few counters and one
 // short lock, no store access.
 func (h *Host) Stats() Stats {
-	s := Stats{Running: len(h.slots), Steps: h.stats.steps.Snapshot(), OneCommit: h.stats.oneCommit.Load(),
+	s := Stats{Running: len(h.slots), Steps: h.stats.steps.Snapshot(), OneCommit: h.stats.oneCommit.Load(), Replays: h.stats.replays.Load(),
 		Memory: h.cfg.Budget.Stats(), Compiles: h.cfg.Compiles.Stats()}
 	for i := range s.Finished {
 		s.Finished[i] = h.stats.finished[i].Load()

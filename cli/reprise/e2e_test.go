@@ -212,6 +212,35 @@ func TestInvokeWithoutWaitPrintsIDAndRunsItThenGetShowsIt(t *testing.T) {
 	}
 }
 
+// A command that exits leaves the executions it parked waiting in the
+// store: the next command does its own job without replaying them (and so
+// without their log lines), and the one a resolve wakes carries on.
+func TestCommandsDoNotReplayExecutionsNothingWoke(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	ok(t, data, "deploy", "approval", wasm["approval"])
+	ok(t, data, "deploy", "hello", wasm["hello"])
+	var ids []string
+	for i := range 3 {
+		r := reprise(t, data, "invoke", "approval", "--input", fmt.Sprintf(`{"request":"r%d"}`, i))
+		if r.code != 0 || !strings.Contains(r.stderr, "waiting for approval") {
+			t.Fatalf("invoke approval: %s", r)
+		}
+		ids = append(ids, strings.TrimSpace(r.stdout))
+	}
+	r := reprise(t, data, "invoke", "hello", "--input", `{"name":"Lin"}`)
+	if r.code != 0 || strings.Contains(r.stderr, "approval") {
+		t.Fatalf("invoke hello replayed the waiting executions (their log lines are in its output): %s", r)
+	}
+	ok(t, data, "resolve", ids[1]+".1", "--value", `"alice"`)
+	if p := get(t, data, ids[1]); p.State != "RESOLVED" {
+		t.Fatalf("the resolved approval is %s, want RESOLVED", p.State)
+	}
+	if p := get(t, data, ids[0]); p.State != "PENDING" {
+		t.Fatalf("an approval nothing resolved is %s, want PENDING", p.State)
+	}
+}
+
 func TestApprovalWalkthroughWithOneTerminal(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
