@@ -191,11 +191,7 @@ const maxWaitMs = 100 * 365 * 24 * 3600 * 1000
 
 // promiseCall is sleep and promise: a new promise with a timeout.
 func (r *run) promiseCall(op store.Op, durNs int64, tags map[string]string) int32 {
-	ms := durNs / 1_000_000
-	if durNs%1_000_000 != 0 {
-		ms++ // round up to whole ms (without overflowing near MaxInt64)
-	}
-	ms = min(ms, maxWaitMs)
+	ms := waitMs(durNs)
 	d := digest(op, be64(ms))
 	seq, e := r.step(op, d)
 	hd := r.newHandle(seq, op)
@@ -212,6 +208,16 @@ func (r *run) promiseCall(op store.Op, durNs int64, tags map[string]string) int3
 		r.record(seq, op, d, hd.id, nil)
 	}
 	return int32(seq)
+}
+
+// waitMs is a wait of durNs in whole ms, rounded up (without overflowing
+// near MaxInt64) and capped at maxWaitMs.
+func waitMs(durNs int64) int64 {
+	ms := durNs / 1_000_000
+	if durNs%1_000_000 != 0 {
+		ms++
+	}
+	return min(ms, maxWaitMs)
 }
 
 // deadlineMs is the timeout, in Unix ms, of a promise made at nowNs that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/reprise-wasm/reprise/engine"
@@ -139,6 +140,42 @@ func TestSleepDeadlineIsNeverEarlyByTheJournaledClock(t *testing.T) {
 			if d*1_000_000-now >= (ms+1)*1_000_000 {
 				t.Errorf("deadlineMs(%d, %d) = %d: a whole ms late", now, ms, d)
 			}
+		}
+	}
+}
+
+// A property over many durations and clock phases: with the rounding the
+// host applies (waitMs, deadlineMs) and the rule by which a timeout counts
+// as passed (store.Promise.Effective at a clock read in whole ms), the
+// earliest clock reading at which a sleep made at nowNs is over is never
+// less than its duration after nowNs, and is less than 2 ms later.
+func TestSleepIsNeverEarlyOverDurationsAndClockPhases(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 7))
+	for i := range 200_000 {
+		nowNs := 1_765_000_000_000_000_000 + rng.Int64N(10_000_000_000)
+		var durNs int64
+		switch i % 4 {
+		case 0:
+			durNs = rng.Int64N(3_000_000) // around a few ms, any phase
+		case 1:
+			durNs = rng.Int64N(1000) * 1_000_000 // whole ms
+		case 2:
+			durNs = rng.Int64N(10_000_000_000) // up to 10 s
+		default:
+			durNs = rng.Int64N(1000)*1_000_000 + rng.Int64N(2) - 1 // a ns either side of a whole ms
+		}
+		durNs = max(durNs, 0)
+		p := store.Promise{State: store.Pending, Timeout: deadlineMs(nowNs, waitMs(durNs))}
+		// The first whole-ms clock reading at or after the call at which
+		// the sleep reads as over:
+		ms := max((nowNs+999_999)/1_000_000, p.Timeout-2)
+		for p.Effective(ms).State == store.Pending {
+			ms++
+		}
+		if over := ms*1_000_000 - nowNs; over < durNs {
+			t.Fatalf("sleep of %d ns made at %d ns reads as over %d ns later: early", durNs, nowNs, over)
+		} else if over >= durNs+2_000_000 {
+			t.Fatalf("sleep of %d ns made at %d ns reads as over only %d ns later: 2 ms late", durNs, nowNs, over)
 		}
 	}
 }
