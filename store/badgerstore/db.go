@@ -69,6 +69,11 @@ type DB struct {
 
 	stats stats
 
+	// pendingIndexed says the store holds the index of pending promises
+	// (schema.go); until it does (a store of an earlier version opened
+	// read-only), searches for pending promises scan every promise.
+	pendingIndexed atomic.Bool
+
 	// floors is where each time index's live entries begin; the committer's
 	// (and voidLeases', before the committer starts).
 	floors floors
@@ -142,6 +147,14 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	if d.readOnly {
+		// The indexes are brought up to date when it opens read-write;
+		// until then, use those it has.
+		v, err := d.schema()
+		if err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
+		d.pendingIndexed.Store(v >= schemaPendingIndex)
 		log.Warn("the disk is at its reserve: the store is open read-only, writes are refused until space is freed",
 			"free", d.space.last.free, "reserve", d.space.reserve)
 	} else if err := d.afterOpen(); err != nil {
@@ -152,10 +165,13 @@ func Open(dir string, opts Options) (*DB, error) {
 	return d, nil
 }
 
-// afterOpen voids the task leases of earlier processes (the per-task leases
-// of earlier versions, then the owners' leases), once Badger is open
-// read-write.
+// afterOpen brings the store's indexes up to date (migrate) and voids the
+// task leases of earlier processes (the per-task leases of earlier
+// versions, then the owners' leases), once Badger is open read-write.
 func (d *DB) afterOpen() error {
+	if err := d.migrate(); err != nil {
+		return err
+	}
 	n, err := d.voidLegacyLeases()
 	if err != nil {
 		return fmt.Errorf("void leases: %w", err)

@@ -22,7 +22,10 @@
 // store per tenant (16 MiB memtables, two of them, values from 1 KiB in the
 // value log, an 8 MiB block cache) — and the open path, which removes the
 // zero-length log files a kill during Badger's file creation leaves.
-// space.go checks writes against the storage limits.
+// space.go checks writes against the storage limits. schema.go keeps the
+// store's schema version and brings a store written by an earlier version
+// up to it when it opens read-write (today: the index of pending promises,
+// which a search for pending promises reads instead of every promise).
 //
 // # Space
 //

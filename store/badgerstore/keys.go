@@ -29,6 +29,8 @@ const (
 	kindVersion     = 'v' // v len name version       → function version
 	kindFunction    = 'f' // f name                   → latest version of a function
 	kindCounters    = 's' // s                        → counters (see stats.go)
+	kindPendingIdx  = 'P' // P id                     → (empty) promises stored pending (see schema.go)
+	kindSchema      = 'S' // S                        → the schema version: which later indexes the store holds
 )
 
 // maxKey stays under Badger's 65,000-byte key limit with room for our prefixes;

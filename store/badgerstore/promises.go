@@ -103,6 +103,7 @@ func (t *tx) create(c store.Create) (store.Promise, bool, error) {
 		CreatedOn:               t.now,
 	}
 	t.putPromise(&p)
+	t.set(key(kindPendingIdx, p.ID), nil)
 	if p.Timeout != store.NoTimeout {
 		t.set(timeKey(kindTimer, p.Timeout, p.ID), nil)
 	}
@@ -167,6 +168,7 @@ func timedOut(p *store.Promise) bool {
 // it is an execution's promise, that execution's task and registrations go.
 func (t *tx) completed(p *store.Promise, owner string, leaseUntil int64) ([]store.Task, error) {
 	t.putPromise(p)
+	t.del(key(kindPendingIdx, p.ID))
 	if p.Timeout != store.NoTimeout {
 		t.del(timeKey(kindTimer, p.Timeout, p.ID))
 	}

@@ -39,21 +39,29 @@ func (d *DB) SearchPromises(ctx context.Context, q store.Query) (page []store.Pr
 		pattern = "*"
 	}
 	g := compileGlob(pattern)
+	var states uint32 // bit set of store.State
+	for _, s := range q.States {
+		states |= 1 << s
+	}
+	// A search for pending promises alone reads the index of those stored
+	// pending, in the same id order: its cost follows the live promises,
+	// not the store's history. (A pending promise past its timeout reads
+	// as timed out, below, as it does in a full scan.)
+	index := byte(kindPromise)
+	if states == 1<<store.Pending && d.pendingIndexed.Load() {
+		index = kindPendingIdx
+	}
 	// Only ids starting with the glob's literal prefix can match: scan those.
-	prefix := key(kindPromise, g.prefix())
+	prefix := key(index, g.prefix())
 	start := prefix
 	if q.Cursor != "" {
 		last, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil {
 			return nil, "", fmt.Errorf("search promises: %w: malformed cursor", store.ErrInvalid)
 		}
-		if after := append(key(kindPromise, string(last)), 0); string(after) > string(start) {
+		if after := append(key(index, string(last)), 0); string(after) > string(start) {
 			start = after // the first key after it
 		}
-	}
-	var states uint32 // bit set of store.State
-	for _, s := range q.States {
-		states |= 1 << s
 	}
 	now := d.nowMs()
 	err = d.view(func(txn *badger.Txn) error {
@@ -74,6 +82,11 @@ func (d *DB) SearchPromises(ctx context.Context, q store.Query) (page []store.Pr
 			}
 			if !g.match(id) {
 				continue
+			}
+			if index != kindPromise {
+				if item, err = txn.Get(key(kindPromise, string(id))); err != nil {
+					return fmt.Errorf("pending promise %q: %w", id, err)
+				}
 			}
 			var p store.Promise
 			err := item.Value(func(v []byte) (err error) {

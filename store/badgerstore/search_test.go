@@ -171,3 +171,97 @@ func TestSearchRunsOutsideTheCommitter(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// pendingSearchStore holds 300 settled promises and, among them, the
+// pending ones of want (one of them past its timeout), with pages that
+// examine at most 10 ids.
+func pendingSearchStore(t *testing.T, dir string, c *clock) (d *DB, want []string) {
+	d, err := Open(dir, Options{Logger: quietLogger(), Now: c.Now, SearchScan: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		id := fmt.Sprintf("p%03d", i)
+		switch {
+		case i%100 == 50:
+			create(t, d, store.Create{ID: id, Timeout: store.NoTimeout})
+			want = append(want, id)
+		case i == 120:
+			create(t, d, store.Create{ID: id, Timeout: c.now() + 10}) // reads as timed out below
+		default:
+			create(t, d, store.Create{ID: id, Timeout: store.NoTimeout})
+			settle(t, d, store.Settle{ID: id, State: store.Resolved}, "")
+		}
+	}
+	c.set(c.now() + 20)
+	return d, want
+}
+
+// searchAll follows a search's cursors to its end.
+func searchAll(t *testing.T, d *DB, q store.Query) (ids []string, pages int) {
+	t.Helper()
+	for {
+		page, cursor, err := d.SearchPromises(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, p := range page {
+			ids = append(ids, p.ID)
+		}
+		if cursor == "" {
+			return ids, pages
+		}
+		q.Cursor = cursor
+	}
+}
+
+// A search for pending promises reads the pending ones only, so a page's
+// bound on ids examined is spent on live promises, not on history: here
+// one page finds all three among 300, and one past its timeout (stored
+// pending) reads as timed out and is left out.
+func TestSearchForPendingReadsOnlyPendingPromises(t *testing.T) {
+	c := &clock{}
+	c.set(t0)
+	d, want := pendingSearchStore(t, t.TempDir(), c)
+	defer d.Close()
+	got, pages := searchAll(t, d, store.Query{States: []store.State{store.Pending}})
+	if !slices.Equal(got, want) || pages != 1 {
+		t.Fatalf("pending search: %v in %d pages, want %v in one", got, pages, want)
+	}
+	got, _ = searchAll(t, d, store.Query{IDGlob: "p1*", States: []store.State{store.Pending}})
+	if !slices.Equal(got, want[1:2]) {
+		t.Fatalf("pending search p1*: %v, want %v", got, want[1:2])
+	}
+	if _, err := d.CountByScan(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A store written before the pending index existed gets it when it opens:
+// the same search then finds the same promises.
+func TestStoreOfAnEarlierVersionGetsThePendingIndex(t *testing.T) {
+	c := &clock{}
+	c.set(t0)
+	dir := t.TempDir()
+	d, want := pendingSearchStore(t, dir, c)
+	err := d.bdb.DropPrefix([]byte{kindPendingIdx}, schemaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	d, err = Open(dir, Options{Logger: quietLogger(), Now: c.Now, SearchScan: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if v, err := d.schema(); err != nil || v != schemaVersion {
+		t.Fatalf("schema after open: %d, %v; want %d", v, err, schemaVersion)
+	}
+	if got, pages := searchAll(t, d, store.Query{States: []store.State{store.Pending}}); !slices.Equal(got, want) || pages != 1 {
+		t.Fatalf("pending search after the upgrade: %v in %d pages, want %v in one", got, pages, want)
+	}
+	if _, err := d.CountByScan(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -206,14 +206,51 @@ func countByScan(txn *badger.Txn) (counters, error) {
 	return c, nil
 }
 
+// checkPendingIndex reports an error unless the index of pending promises
+// holds exactly the promises stored pending.
+func checkPendingIndex(txn *badger.Txn) error {
+	pending := map[string]bool{}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindPromise}})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		id := string(it.Item().Key()[1:])
+		err := it.Item().Value(func(v []byte) error {
+			p, err := decodePromise(id, v)
+			pending[id] = err == nil && !p.State.Settled()
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	xt := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindPendingIdx}})
+	defer xt.Close()
+	for xt.Rewind(); xt.Valid(); xt.Next() {
+		id := string(xt.Item().Key()[1:])
+		if !pending[id] {
+			return fmt.Errorf("the pending index holds %q, which is not a pending promise: %w", id, errCorrupt)
+		}
+		delete(pending, id)
+	}
+	for id, p := range pending {
+		if p {
+			return fmt.Errorf("pending promise %q is missing from the pending index: %w", id, errCorrupt)
+		}
+	}
+	return nil
+}
+
 // CountByScan counts executions by state and journal bytes by reading the
-// whole store, as a check of what Stats reports without one. It costs a
+// whole store, as a check of what Stats reports without one, and checks
+// that the index of pending promises agrees with the promises. It costs a
 // full scan inside the committer: for tests and offline checks only.
 func (d *DB) CountByScan(ctx context.Context) (store.Stats, error) {
 	var c counters
 	err := d.do(ctx, func(t *tx) (err error) {
-		c, err = countByScan(t.txn)
-		return err
+		if c, err = countByScan(t.txn); err != nil || !d.pendingIndexed.Load() {
+			return err
+		}
+		return checkPendingIndex(t.txn)
 	})
 	var s store.Stats
 	for i, n := range c.execs {
