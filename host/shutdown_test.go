@@ -666,6 +666,7 @@ func TestCloseSuspendsParkedExecutionsCold(t *testing.T) {
 	dir := t.TempDir()
 	th := openHost(t, dir)
 	th.deploy("approve", "approve")
+	th.deploy("sleep", "sleep")
 	ctx := context.Background()
 	var ids []string
 	for i := range n {
@@ -675,7 +676,13 @@ func TestCloseSuspendsParkedExecutionsCold(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	eventually(t, "every execution parked", func() bool { return th.Parked() == n })
+	// And two on a far-away timer.
+	for i := range 2 {
+		if _, err := th.Invoke(ctx, "sleep", []byte(`{"ms":3600000}`), host.InvokeOptions{ID: fmt.Sprintf("sleep-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "every execution parked", func() bool { return th.Parked() == n+2 })
 	th.close()
 
 	db, err := badgerstore.Open(dir, badgerstore.Options{Logger: testLogger(t)})
@@ -688,7 +695,7 @@ func TestCloseSuspendsParkedExecutionsCold(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(tasks) != 0 {
-		t.Fatalf("after Close, %d of the %d parked executions are left as tasks to replay: %v", len(tasks), n, tasks)
+		t.Fatalf("after Close, %d of the %d parked executions are left as tasks to replay: %v", len(tasks), n+2, tasks)
 	}
 
 	th = openHost(t, dir)
@@ -708,7 +715,7 @@ func TestCloseSuspendsParkedExecutionsCold(t *testing.T) {
 	if r := th.Stats().Replays; r != 1 {
 		t.Fatalf("replays = %d, want 1: only the execution the settlement woke", r)
 	}
-	for _, id := range ids[:3] {
+	for _, id := range append(ids[:3], "sleep-0", "sleep-1") {
 		if p, err := th.Get(ctx, id); err != nil || p.State != store.Pending {
 			t.Fatalf("%s: %v %v, want still pending", id, p.State, err)
 		}
