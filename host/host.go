@@ -202,7 +202,9 @@ const (
 )
 
 // Close stops the host: running guests are stopped and their pending journal
-// entries written, tasks are released so the next start resumes them.
+// entries written, tasks are released so the next start resumes them, and
+// executions parked on promises are suspended in the store, so the next
+// start replays them only once one of those promises settles.
 // It does not close the store.
 func (h *Host) Close(ctx context.Context) error {
 	h.cancel(errShutdown)
