@@ -152,10 +152,14 @@ func Open(dir string, opts Options) (*DB, error) {
 	return d, nil
 }
 
-// afterOpen voids the task leases of earlier processes (the per-task leases
-// of earlier versions, then the owners' leases), once Badger is open
+// afterOpen marks a store that predates the retention indexes for their
+// backfill, and voids the task leases of earlier processes (the per-task
+// leases of earlier versions, then the owners' leases), once Badger is open
 // read-write.
 func (d *DB) afterOpen() error {
+	if err := d.markSchema(); err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
 	n, err := d.voidLegacyLeases()
 	if err != nil {
 		return fmt.Errorf("void leases: %w", err)
@@ -340,7 +344,7 @@ func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
 			t.reset(b.txn, d.nowMs())
 			o.err = runOp(o.fn, t)
 			if o.err == nil && len(t.writes) > 0 {
-				o.err = d.admit(t.bytes)
+				o.err = d.admit(t.bytes, t.frees)
 			}
 			if o.err == nil && len(t.writes) > 0 {
 				var fatal error
@@ -371,10 +375,16 @@ func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
 }
 
 // admit lets an operation's n bytes of writes through, or refuses them
-// with a *store.StorageFullError; the operation then writes nothing.
-func (d *DB) admit(n int) error {
+// with a *store.StorageFullError; the operation then writes nothing. An
+// operation that frees space (a purge) passes at a limit, or a store at
+// its quota could never get under it again; only a read-only Badger
+// refuses it.
+func (d *DB) admit(n int, frees bool) error {
 	if d.readOnly {
 		return d.space.full()
+	}
+	if frees {
+		return nil
 	}
 	return d.space.admit(n)
 }
