@@ -329,9 +329,7 @@ func (d *DB) markSchema() error {
 
 // backfill indexes up to max promises of a store written before the
 // retention indexes, from where the last slice stopped, as settling them
-// would have: a child (by its derived id) of an execution that is pending
-// goes in its list, any other settled promise in the done index. The last
-// slice removes the backfill mark.
+// would have. The last slice removes the backfill mark.
 func (t *tx) backfill(max int) error {
 	var after []byte
 	if _, err := t.get(backfillKey, func(v []byte) error { after = append([]byte(nil), v...); return nil }); err != nil {
@@ -363,23 +361,26 @@ func (t *tx) backfill(max int) error {
 		return err
 	}
 	for _, s := range ps {
+		// As settling would have left it: in the list of its parent
+		// (by its derived id) while that parent is pending, or when it
+		// settled before the parent did; else in the done index.
 		parent := derivedParent(s.id)
-		parentPending := false
+		listed := false
 		if parent != "" {
 			isExec, err := t.has(key(kindExec, parent))
 			if err != nil {
 				return err
 			}
 			if isExec {
-				st, _, found, err := t.promiseHead(parent)
+				pst, pdone, found, err := t.promiseHead(parent)
 				if err != nil {
 					return err
 				}
-				parentPending = found && st == store.Pending
+				listed = found && (pst == store.Pending || !s.state.Settled() || s.completedOn <= pdone)
 			}
 		}
 		switch {
-		case parentPending:
+		case listed:
 			t.set(childKey(parent, s.id), nil)
 		case s.state.Settled():
 			t.set(timeKey(kindDone, s.completedOn, s.id), nil)
