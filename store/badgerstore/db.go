@@ -83,6 +83,10 @@ type DB struct {
 	closed    bool
 	closeOnce sync.Once
 	closeErr  error
+
+	// reclaim lets one ReclaimSpace run at a time: the value-log rewrite
+	// of one must not meet the flush of another, which blocks writes.
+	reclaim sync.Mutex
 }
 
 var _ store.Store = (*DB)(nil)

@@ -395,28 +395,66 @@ func (t *tx) backfill(max int) error {
 	return nil
 }
 
-// ReclaimSpace runs Badger's value-log garbage collection until it finds
-// no file worth rewriting (at least half of it deleted), so that what purges
-// deleted returns to the file system. It runs on the caller's goroutine,
-// outside the committer: a rewrite copies the file's live values through
-// Badger's own writes, while operations go on.
+// flushKey is a key no record uses (every kind is a byte below 0xff): a
+// ReclaimSpace writes it, then drops it, which is Badger's one way to flush
+// its memtable on demand.
+var flushKey = []byte{0xff, 'f', 'l', 'u', 's', 'h'}
+
+// ReclaimSpace returns to the file system the space of what was deleted.
+// Badger frees a value-log file only by rewriting it, once compactions have
+// counted enough of its values deleted, and compactions see a delete only
+// once its memtable has been flushed; a store that purges much and writes
+// little might wait long for that. So it makes Badger flush its memtable
+// (a DropPrefix of a key written for the purpose, run as one operation of
+// the committer, since it blocks Badger's writes while it flushes: the
+// stall is one memtable flush, at most a 16 MiB table), compacts the
+// levels (Flatten, outside the committer: operations go on), then runs the
+// value-log garbage collection until no file is at least half deleted.
+// One ReclaimSpace runs at a time.
 func (d *DB) ReclaimSpace(ctx context.Context) error {
+	d.reclaim.Lock()
+	defer d.reclaim.Unlock()
+	err := d.do(ctx, func(t *tx) error {
+		t.frees = true
+		t.set(flushKey, nil)
+		return nil
+	})
+	if err == nil {
+		err = d.do(ctx, func(t *tx) error {
+			if d.readOnly {
+				return nil
+			}
+			return d.bdb.DropPrefix(flushKey)
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("reclaim space: flush: %w", err)
+	}
+	err = d.directly(func(bdb *badger.DB) error { return bdb.Flatten(1) })
+	if err != nil {
+		return fmt.Errorf("reclaim space: compact: %w", err)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		d.direct.RLock()
-		if d.closed || d.readOnly {
-			d.direct.RUnlock()
-			return nil
-		}
-		err := d.bdb.RunValueLogGC(0.5)
-		d.direct.RUnlock()
+		err := d.directly(func(bdb *badger.DB) error { return bdb.RunValueLogGC(0.5) })
 		switch {
 		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected):
 			return nil
 		case err != nil:
-			return fmt.Errorf("reclaim space: %w", err)
+			return fmt.Errorf("reclaim space: value log: %w", err)
 		}
 	}
+}
+
+// directly runs fn on the open, read-write Badger outside the committer;
+// it does nothing on a closed or read-only store.
+func (d *DB) directly(fn func(*badger.DB) error) error {
+	d.direct.RLock()
+	defer d.direct.RUnlock()
+	if d.closed || d.readOnly {
+		return nil
+	}
+	return fn(d.bdb)
 }

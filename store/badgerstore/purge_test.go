@@ -1,8 +1,11 @@
 package badgerstore
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -320,4 +323,193 @@ func TestPurgeCostFollowsWhatItDeletes(t *testing.T) {
 	if all < 2*600 || seen > 2*200 {
 		t.Fatalf("the done index holds %d versions and tombstones; a purge with nothing due walks %d of them, want at most the last round's %d", all, seen, 2*200)
 	}
+}
+
+// purgeCut is the cut-off of the crash test: everything of its old
+// history settled before it.
+const purgeCut = t0 + 500
+
+// purgeChild purges the store in dir a small slice at a time, printing
+// "slice" after each, until it is killed or has nothing left ("done").
+func purgeChild(dir string) int {
+	d, err := Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("started")
+	for {
+		_, more, err := d.Purge(ctx, purgeCut, 4)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if !more {
+			fmt.Println("done")
+			return 0
+		}
+		fmt.Println("slice")
+	}
+}
+
+// TestPurgeSurvivesAKillMidway kills a process with SIGKILL while it
+// purges, then reopens the store: nothing live was lost — every pending
+// execution, its journal and its children, everything settled after the
+// cut-off — and the purge finishes, leaving the counters exact.
+func TestPurgeSurvivesAKillMidway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	dir := t.TempDir()
+	clk := &clock{}
+	clk.set(t0)
+	d := openAt(t, dir, clk)
+	const n = 40
+	var old, live []string
+	for i := range n {
+		o, l := fmt.Sprintf("old%d", i), fmt.Sprintf("live%d", i)
+		start(t, d, o, "w")
+		step(t, d, o, 1, []string{o + ".1"}, false, store.Pending)
+		step(t, d, o, 2, []string{o + ".2"}, true, store.Pending)
+		step(t, d, o+".2", 1, nil, false, store.Resolved)
+		resolve(t, d, o+".1")
+		step(t, d, o, 3, nil, false, store.Resolved)
+		old = append(old, o, o+".1", o+".2")
+
+		start(t, d, l, "w")
+		step(t, d, l, 1, []string{l + ".1", l + ".2"}, false, store.Pending)
+		step(t, d, l, 3, []string{l + ".3"}, true, store.Pending)
+		resolve(t, d, l+".1")
+		step(t, d, l+".3", 1, nil, false, store.Rejected)
+		live = append(live, l, l+".1", l+".2", l+".3")
+	}
+	clk.set(t0 + 1000)
+	for i := range n {
+		id := fmt.Sprintf("recent%d", i)
+		create(t, d, store.Create{ID: id, Timeout: store.NoTimeout})
+		resolve(t, d, id)
+		live = append(live, id)
+	}
+	want := checkCounters(t, d, nil)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := helper(t, "purge", dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	t.Cleanup(func() {
+		if !waited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	const killAfter = 10
+	r := bufio.NewScanner(stdout)
+	passes, killed := 0, false
+	for r.Scan() {
+		switch r.Text() {
+		case "started":
+		case "slice":
+			passes++
+		case "done":
+			t.Fatalf("the purge finished in %d slices, before the kill", passes)
+		default:
+			t.Fatalf("child said %q", r.Text())
+		}
+		if passes == killAfter && !killed {
+			if err := cmd.Process.Kill(); err != nil { // SIGKILL: no Close
+				t.Fatal(err)
+			}
+			killed = true
+		}
+	}
+	cmd.Wait()
+	waited = true
+	if !killed {
+		t.Fatalf("child ended after %d slices, before the kill", passes)
+	}
+
+	d = openAt(t, dir, clk)
+	present(t, d, live...)
+	mid := checkCounters(t, d, nil)
+	if mid.Executions[store.Pending] != want.Executions[store.Pending] || mid.Purged == 0 {
+		t.Fatalf("after the kill: %v executions, %d purged; want the %d pending kept and some purged", mid.Executions, mid.Purged, want.Executions[store.Pending])
+	}
+	purgeAll(t, d, purgeCut, 4)
+	gone(t, d, old...)
+	present(t, d, live...)
+	end := checkCounters(t, d, nil)
+	if end.Purged != 2*n || end.Executions[store.Pending] != want.Executions[store.Pending] {
+		t.Fatalf("after the purge: %v executions, %d purged; want %d purged and %d pending", end.Executions, end.Purged, 2*n, want.Executions[store.Pending])
+	}
+}
+
+// TestPurgeAndReclaimReturnDiskSpace fills a store with finished
+// executions carrying large values (they live in Badger's value log),
+// purges them and reclaims the space: the store's files must then occupy
+// far less than before.
+func TestPurgeAndReclaimReturnDiskSpace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 200 MB")
+	}
+	dir := t.TempDir()
+	clk := &clock{}
+	clk.set(t0)
+	d := openAt(t, dir, clk)
+	big := make([]byte, 512<<10)
+	const n = 200 // 200 MiB (a param, then the settled promise): three value-log files and more
+	for i := range n {
+		id := fmt.Sprintf("big%d", i)
+		big[0] = byte(i)
+		if _, _, err := d.StartExecution(ctx, store.Start{
+			Promise:   store.Create{ID: id, Timeout: store.NoTimeout, Param: store.Value{Data: big}},
+			Execution: store.Execution{Function: "f", Module: "m", Entry: "run"},
+		}, "w", t0+1e9); err != nil {
+			t.Fatal(err)
+		}
+		step(t, d, id, 1, nil, false, store.Resolved)
+	}
+	// A pending execution with a large input, whose value the value log's
+	// rewrite moves: it must read back whole.
+	big[0] = 'k'
+	if _, _, err := d.StartExecution(ctx, store.Start{
+		Promise:   store.Create{ID: "kept", Timeout: store.NoTimeout, Param: store.Value{Data: big}},
+		Execution: store.Execution{Function: "f", Module: "m", Entry: "run"},
+	}, "w", t0+1e9); err != nil {
+		t.Fatal(err)
+	}
+	step(t, d, "kept", 1, nil, false, store.Pending)
+	used := func() int64 {
+		u, err := measureDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.used
+	}
+	full := used()
+	clk.set(t0 + 10)
+	if got := purgeAll(t, d, clk.now(), 1000); got != n {
+		t.Fatalf("purged %d, want %d", got, n)
+	}
+	afterPurge := used()
+	if err := d.ReclaimSpace(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reclaimed := used()
+	t.Logf("store files: %d MiB full, %d MiB after the purge, %d MiB after reclaiming", full>>20, afterPurge>>20, reclaimed>>20)
+	if reclaimed > full/2 {
+		t.Fatalf("the store occupies %d MiB after purging and reclaiming, from %d MiB: the space did not return", reclaimed>>20, full>>20)
+	}
+	present(t, d, "kept")
+	if p := get(t, d, "kept"); !bytes.Equal(p.Param.Data, big) {
+		t.Fatalf("the kept execution's input changed: %d bytes, starting %q", len(p.Param.Data), p.Param.Data[:1])
+	}
+	checkCounters(t, d, nil)
 }
