@@ -50,7 +50,7 @@ func RetentionNote(retention time.Duration) string {
 	if retention < 0 {
 		return ""
 	}
-	return fmt.Sprintf("finished executions and settled promises are removed %s after they settle (retention)", formatRetention(retention))
+	return fmt.Sprintf("finished executions and settled promises are removed %s after they settle", formatRetention(retention))
 }
 
 // formatRetention writes a retention in days or hours when it is whole.
@@ -72,7 +72,7 @@ func formatRetention(d time.Duration) string {
 // that a reader of a purged id learns why it is gone.
 func (h *Host) notFound(err error) error {
 	if note := RetentionNote(h.cfg.Retention); note != "" && errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w; %s", err, note)
+		return fmt.Errorf("%w; %s (retention)", err, note)
 	}
 	return err
 }
