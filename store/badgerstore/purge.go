@@ -51,6 +51,9 @@ import (
 // after which to go on) before it purges anything, so the backfill too is
 // spread over as many operations as it takes, at most once per store.
 
+// backfillBytes bounds the promise values one slice of the backfill reads.
+const backfillBytes = 4 << 20
+
 // schemaVersion 2 has the retention indexes.
 const schemaVersion = 2
 
@@ -80,6 +83,12 @@ func (d *DB) Purge(ctx context.Context, before int64, max int) (purged int, more
 		return err
 	})
 	if err != nil {
+		// Its deletes did not land, so where it stopped is not where the
+		// next must start: forget it (in the committer, which owns it).
+		d.do(context.WithoutCancel(ctx), func(t *tx) error {
+			t.floors.purge = purgePlace{}
+			return nil
+		})
 		return 0, false, fmt.Errorf("purge: %w", err)
 	}
 	return purged, more, nil
@@ -235,16 +244,26 @@ func (t *tx) purgeOne(h indexHit, budget int) (done bool, used int, moved bool, 
 // promiseHead reads a promise's state and settlement time without decoding
 // its param and value.
 func (t *tx) promiseHead(id string) (st store.State, completedOn int64, ok bool, err error) {
-	ok, err = t.get(key(kindPromise, id), func(v []byte) error {
-		r := reader{b: v}
-		r.version("promise")
-		st = store.State(r.byte())
-		r.varint() // timeout
-		r.varint() // created
-		completedOn = r.varint()
-		return r.err
+	ok, err = t.get(key(kindPromise, id), func(v []byte) (err error) {
+		st, completedOn, err = decodePromiseHead(v)
+		return err
 	})
 	return st, completedOn, ok, err
+}
+
+// decodePromiseHead decodes the state and settlement time of an encoded
+// promise (see encodePromise), leaving the rest.
+func decodePromiseHead(v []byte) (store.State, int64, error) {
+	r := reader{b: v}
+	r.version("promise")
+	st := store.State(r.byte())
+	r.varint() // timeout
+	r.varint() // created
+	completedOn := r.varint()
+	if r.err != nil {
+		return 0, 0, fmt.Errorf("decode promise: %w", r.err)
+	}
+	return st, completedOn, nil
 }
 
 // addChild records that parent created promise id, so that id stays while
@@ -346,16 +365,16 @@ func (t *tx) backfill(max int) error {
 		completedOn int64
 	}
 	var ps []seen
+	read := int64(0) // value bytes read: large values are read whole
 	err := t.scan(prefix, start, func(item *badger.Item) (bool, error) {
-		id := string(item.Key()[1:])
-		var s seen
-		err := item.Value(func(v []byte) error {
-			p, err := decodePromise(id, v)
-			s = seen{id, p.State, p.CompletedOn}
+		s := seen{id: string(item.Key()[1:])}
+		read += item.ValueSize()
+		err := item.Value(func(v []byte) (err error) {
+			s.state, s.completedOn, err = decodePromiseHead(v)
 			return err
 		})
 		ps = append(ps, s)
-		return len(ps) < max, err
+		return len(ps) < max && read < backfillBytes, err
 	})
 	if err != nil {
 		return err
@@ -386,7 +405,7 @@ func (t *tx) backfill(max int) error {
 			t.set(timeKey(kindDone, s.completedOn, s.id), nil)
 		}
 	}
-	if len(ps) < max {
+	if len(ps) < max && read < backfillBytes {
 		t.del(backfillKey)
 		t.log.Info("indexed the settled promises of a store that predates retention")
 		return nil
