@@ -513,3 +513,41 @@ func TestPurgeAndReclaimReturnDiskSpace(t *testing.T) {
 	}
 	checkCounters(t, d, nil)
 }
+
+// BenchmarkPurgeAfterHistory is the cost of the retention loop's
+// pass — purge what became due, here one finished execution with its
+// journal and child — on a store where `purged` executions were purged before. It
+// must not grow with that history.
+func BenchmarkPurgeAfterHistory(b *testing.B) {
+	for _, purged := range []int{0, 20_000} {
+		b.Run(fmt.Sprintf("purged=%d", purged), func(b *testing.B) {
+			d, c := newDB(b)
+			finish := func(id string) {
+				start(b, d, id, "w")
+				step(b, d, id, 1, []string{id + ".1"}, false, store.Pending)
+				resolve(b, d, id+".1")
+				step(b, d, id, 3, nil, false, store.Resolved)
+			}
+			for i := range purged {
+				finish(fmt.Sprintf("old-%d", i))
+			}
+			c.set(c.now() + 1)
+			if n := purgeAll(b, d, c.now(), 1000); n != 2*purged {
+				b.Fatalf("purged %d, want %d", n, 2*purged)
+			}
+			i := 0
+			for b.Loop() {
+				b.StopTimer()
+				i++
+				finish(fmt.Sprintf("new-%d", i))
+				c.set(c.now() + 1)
+				b.StartTimer()
+				// Two operations: the execution (its child goes to the
+				// done index), then the child.
+				if n := purgeAll(b, d, c.now(), 256); n != 2 {
+					b.Fatalf("purged %d, want the execution and its child", n)
+				}
+			}
+		})
+	}
+}
