@@ -49,6 +49,14 @@ func resolve(t testing.TB, d *DB, id string) {
 	}
 }
 
+// openAtT0 opens the store in dir with a clock that reads t0.
+func openAtT0(t testing.TB, dir string) (*DB, *clock) {
+	t.Helper()
+	c := &clock{}
+	c.set(t0)
+	return openAt(t, dir, c), c
+}
+
 // purgeAll purges before the cut-off, max at a time, until nothing is left
 // to do, and returns how many promises went.
 func purgeAll(t testing.TB, d *DB, before int64, max int) int {
@@ -223,9 +231,7 @@ func TestPurgeDeletesExactlyWhatIsPastItsPeriod(t *testing.T) {
 // then does exactly what it does on a store that always had them.
 func TestPurgeBackfillsAStoreWrittenBeforeRetention(t *testing.T) {
 	dir := t.TempDir()
-	clk := &clock{}
-	clk.set(t0)
-	d := openAt(t, dir, clk)
+	d, clk := openAtT0(t, dir)
 	history(t, d, clk)
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
@@ -361,9 +367,7 @@ func TestPurgeSurvivesAKillMidway(t *testing.T) {
 		t.Skip("spawns a child process")
 	}
 	dir := t.TempDir()
-	clk := &clock{}
-	clk.set(t0)
-	d := openAt(t, dir, clk)
+	d, clk := openAtT0(t, dir)
 	const n = 40
 	var old, live []string
 	for i := range n {
@@ -460,9 +464,7 @@ func TestPurgeAndReclaimReturnDiskSpace(t *testing.T) {
 		t.Skip("writes 200 MB")
 	}
 	dir := t.TempDir()
-	clk := &clock{}
-	clk.set(t0)
-	d := openAt(t, dir, clk)
+	d, clk := openAtT0(t, dir)
 	big := make([]byte, 512<<10)
 	const n = 200 // 200 MiB (a param, then the settled promise): three value-log files and more
 	for i := range n {
