@@ -536,6 +536,11 @@ func TestPurgeAndReclaimReturnDiskSpace(t *testing.T) {
 	if p := get(t, d, "kept"); !bytes.Equal(p.Param.Data, big) {
 		t.Fatalf("the kept execution's input changed: %d bytes, starting %q", len(p.Param.Data), p.Param.Data[:1])
 	}
+	// Writes go on after the flush, which blocked Badger's for a while.
+	step(t, d, "kept", 2, nil, false, store.Resolved)
+	if p := get(t, d, "kept"); p.State != store.Resolved {
+		t.Fatalf("kept is %s after its result", p.State)
+	}
 	checkCounters(t, d, nil)
 }
 
