@@ -116,6 +116,15 @@ type Config struct {
 	// Default 30s.
 	Lease time.Duration
 
+	// Retention is how long finished executions and settled promises are
+	// kept, journals included, once settled; then they are purged (see
+	// retention.go). Default DefaultRetention (7 days); KeepForever (any
+	// negative value) purges nothing.
+	Retention time.Duration
+	// reclaimEvery is the least time between two reclaims of the space
+	// purges free; default reclaimEvery. Tests shorten it.
+	reclaimEvery time.Duration
+
 	// testImports are extra host functions for tests that must break the
 	// rules on purpose (an unjournaled source of nondeterminism).
 	testImports []engine.Import
@@ -224,6 +233,14 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Lease <= 0 {
 		c.Lease = 30 * time.Second
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	} else if c.Retention < 0 {
+		c.Retention = KeepForever
+	}
+	if c.reclaimEvery <= 0 {
+		c.reclaimEvery = reclaimEvery
 	}
 	if c.HTTP != nil {
 		h := *c.HTTP

@@ -38,6 +38,8 @@
 //     store when the guest asks (run.value).
 //   - reserved.go: the tags and keys only the host writes, and how recovery
 //     tells an HTTP intent of its own from a promise merely tagged as one.
+//   - retention.go: the purge of finished executions and settled promises
+//     past Config.Retention, and what a read of a purged id says.
 //   - config.go, stats.go: configuration and figures.
 //
 // # Goroutines
@@ -48,7 +50,7 @@
 // store on the way out (run.suspendOnClose), so the next process has no
 // task for it until one of those promises settles; a running one hands its
 // task back.
-//   - Four loops, started by New once the outbound requests an earlier
+//   - Four or five loops, started by New once the outbound requests an earlier
 //     process left are recovered (or, when the store takes no writes at
 //     start, by recoverLater, which retries that recovery until it does),
 //     end when Host.ctx is canceled: taskLoop
@@ -56,7 +58,11 @@
 //     retries, tasks that waited for a slot, tasks other writers made;
 //     a slot given back wakes it while Host.backlog says tasks wait),
 //     timerLoop (settles promises past their timeout, sleeps among them), heartbeatLoop (renews this host's task leases) and watchdogLoop
-//     (stops guests past Config.StepTimeout).
+//     (stops guests past Config.StepTimeout); and a fifth unless
+//     Config.Retention keeps everything, retentionLoop (purges what is
+//     past the retention a slice at a time through the store, pausing
+//     between slices, and reclaims the space at most every
+//     Config.reclaimEvery, on its own goroutine: never in the committer).
 //   - drive, one per execution driven here, started by dispatch with a
 //     running slot already taken (or, for InvokeWait's held start, to wait
 //     for one). The guest runs on it: the engine's Call is synchronous, and

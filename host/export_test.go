@@ -1,10 +1,17 @@
 package host
 
-import "github.com/reprise-wasm/reprise/engine"
+import (
+	"time"
+
+	"github.com/reprise-wasm/reprise/engine"
+)
 
 // SetTestImports offers extra host functions to guests, for tests that must
 // break the rules on purpose (an unjournaled source of nondeterminism).
 func SetTestImports(cfg *Config, imps []engine.Import) { cfg.testImports = imps }
+
+// SetReclaimEvery sets the least time between two reclaims of purged space.
+func SetReclaimEvery(cfg *Config, d time.Duration) { cfg.reclaimEvery = d }
 
 // Active reports whether a goroutine of h drives execution id right now.
 func (h *Host) Active(id string) bool {

@@ -176,6 +176,9 @@ func (h *Host) startLoops() {
 	h.loop(h.timerLoop)
 	h.loop(h.heartbeatLoop)
 	h.loop(h.watchdogLoop)
+	if h.cfg.Retention > 0 {
+		h.loop(h.retentionLoop)
+	}
 }
 
 // recoverLater retries recoverHTTPIntents until the store takes writes,
@@ -440,13 +443,16 @@ func (h *Host) Await(ctx context.Context, id string) (store.Promise, error) {
 const awaitPoll = time.Second
 
 // Get returns promise id (every execution is one), as a read now shows it.
+// An id it does not hold is store.ErrNotFound, saying what retention removes.
 func (h *Host) Get(ctx context.Context, id string) (store.Promise, error) {
-	return h.store.GetPromise(ctx, id)
+	p, err := h.store.GetPromise(ctx, id)
+	return p, h.notFound(err)
 }
 
 // Execution returns the execution record of id.
 func (h *Host) Execution(ctx context.Context, id string) (store.Execution, error) {
-	return h.store.GetExecution(ctx, id)
+	e, err := h.store.GetExecution(ctx, id)
+	return e, h.notFound(err)
 }
 
 // Journal returns an execution attempt's journal; attempt 0 means the
@@ -455,7 +461,7 @@ func (h *Host) Execution(ctx context.Context, id string) (store.Execution, error
 func (h *Host) Journal(ctx context.Context, id string, attempt uint32) ([]store.Entry, error) {
 	e, err := h.store.GetExecution(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, h.notFound(err)
 	}
 	if attempt == 0 {
 		attempt = e.Attempt

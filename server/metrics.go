@@ -170,10 +170,18 @@ func (s *Server) writeHostMetrics(ctx context.Context, b *strings.Builder, names
 			fmt.Fprintf(b, "reprise_executions_finished_total{tenant=%q,state=%q} %d\n", n, store.State(st).String(), c)
 		}
 	}
-	b.WriteString("# HELP reprise_journal_bytes_total Bytes of journal written (keys and values) since the store was created.\n# TYPE reprise_journal_bytes_total counter\n")
+	// Journal bytes are what the stored journals occupy: purges take
+	// theirs off, so it is a gauge.
+	b.WriteString("# HELP reprise_journal_bytes Bytes the stored journals occupy (keys and values); purges past the retention take theirs off.\n# TYPE reprise_journal_bytes gauge\n")
 	for i, n := range names {
 		if fs[i].ok {
-			fmt.Fprintf(b, "reprise_journal_bytes_total{tenant=%q} %d\n", n, fs[i].st.JournalBytes)
+			fmt.Fprintf(b, "reprise_journal_bytes{tenant=%q} %d\n", n, fs[i].st.JournalBytes)
+		}
+	}
+	b.WriteString("# HELP reprise_executions_purged_total Executions purged past the retention since the store was created.\n# TYPE reprise_executions_purged_total counter\n")
+	for i, n := range names {
+		if fs[i].ok {
+			fmt.Fprintf(b, "reprise_executions_purged_total{tenant=%q} %d\n", n, fs[i].st.Purged)
 		}
 	}
 	histogram(b, "reprise_step_duration_seconds", "Time a guest runs between blocking host calls (its own time, without the host's).", names, func(i int) (metrics.Histogram, bool) { return fs[i].h.Steps, true })

@@ -46,7 +46,10 @@ func TestMetricsCountExecutionsByStateAndTimeStepsAndSyncs(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	for _, prefix := range []string{`reprise_journal_bytes_total{tenant="acme"} `, `reprise_store_sync_duration_seconds_count{tenant="acme"} `} {
+	if !strings.Contains(m, `reprise_executions_purged_total{tenant="acme"} 0`+"\n") {
+		t.Errorf("metrics lack the purged executions")
+	}
+	for _, prefix := range []string{`reprise_journal_bytes{tenant="acme"} `, `reprise_store_sync_duration_seconds_count{tenant="acme"} `} {
 		i := strings.Index(m, prefix)
 		if i < 0 || strings.HasPrefix(m[i+len(prefix):], "0\n") {
 			t.Errorf("metric %s missing or zero", prefix)

@@ -32,6 +32,10 @@
 // Operations that make tasks ready ([CommitResult], [SettleResult],
 // Timeouts) return them already claimed for the caller, so it runs them
 // without claiming them again. [Query] searches promises a page at a time.
+// Store.Purge deletes what is settled and past a retention period, a
+// bounded slice a call, never what a pending execution's replay reads (the
+// promises it created); Store.ReclaimSpace returns the space to the file
+// system.
 //
 // Errors are the sentinels [ErrNotFound], [ErrConflict], [ErrForbidden],
 // [ErrNotOwner], [ErrInvalid], [ErrClosed] and [ErrStorageFull], wrapped
@@ -42,7 +46,7 @@
 // # Monitoring
 //
 // [Stats] are figures a store keeps as it goes (executions by state, journal
-// bytes, operations, the latency of its syncs as a metrics.Histogram), so
+// bytes, executions purged, operations, the latency of its syncs as a metrics.Histogram), so
 // reading them scans nothing.
 //
 // # Concurrency

@@ -265,11 +265,15 @@ type Stats struct {
 	// and settle their promises. A pending promise past its timeout counts as
 	// pending until its timeout is written (by Timeouts, or by a settle that
 	// finds it timed out); reads show it timed out before that.
+	// A purged execution is no longer counted (see Purged).
 	Executions [RejectedTimedout + 1]uint64
-	// JournalBytes is the size of all journals written, keys and values, since
-	// the store was created (durable). Journals are never deleted, so it is
-	// what they occupy before the storage engine's own overhead.
+	// JournalBytes is the size of the stored journals, keys and values
+	// (durable): what they occupy before the storage engine's own
+	// overhead. A purge takes the journals it deletes off it.
 	JournalBytes uint64
+	// Purged counts the executions purged since the store was created
+	// (durable).
+	Purged uint64
 	// Operations counts the store operations run since the store was opened,
 	// reads included.
 	Operations uint64
@@ -373,6 +377,24 @@ type Store interface {
 	// max), waking awaiters as SettlePromise does. next is the earliest
 	// remaining timeout, 0 when none.
 	Timeouts(ctx context.Context, now int64, max int, owner string, leaseUntil int64) (settled []Promise, claimed []Task, next int64, err error)
+
+	// Retention.
+	// Purge deletes settled promises whose settlement (CompletedOn) is
+	// before `before` (Unix ms), with all that belongs to them: executions,
+	// every attempt's journal, callbacks and indexes. It never deletes a
+	// pending promise, nor a promise an execution created (its invoke,
+	// sleep, promise and http children) while that execution is pending,
+	// for its replay reads them; those go once their creator has been
+	// purged and they are past the period themselves. One call does at
+	// most about max reads and deletions, as one operation, so it never
+	// holds up other operations for long; purged is how many promises it
+	// deleted, and more is true when more may be due before `before`: call
+	// again. Its cost follows what it deletes, not the store's history.
+	Purge(ctx context.Context, before int64, max int) (purged int, more bool, err error)
+	// ReclaimSpace returns the space of deleted records to the file system
+	// (a storage engine's garbage collection). It may take a while, but
+	// does not hold up other operations.
+	ReclaimSpace(ctx context.Context) error
 
 	// Modules and functions.
 	PutModule(ctx context.Context, hash string, wasm []byte) error

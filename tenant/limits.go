@@ -70,6 +70,42 @@ type Limits struct {
 	// multicast and unspecified addresses are refused, whatever name led
 	// there, unless a range here holds them. Empty: none.
 	HTTPAllowRanges []string `json:"http_allow_ranges,omitempty"`
+	// Retention is how long the tenant's finished executions and settled
+	// promises are kept, journals included, once settled; then they are
+	// purged. Forever ("forever" in JSON) keeps them all.
+	Retention Duration `json:"retention,omitempty"`
+}
+
+// Forever as Limits.Retention keeps every finished execution and promise.
+const Forever Duration = -1
+
+// minRetention is the shortest retention: a client reading a result just
+// after it settles must find it.
+const minRetention = Duration(time.Second)
+
+// ParseRetention reads a retention: a duration ("72h", "90m"), a number of
+// days ("30d"), or "forever" (also "0") to keep everything.
+func ParseRetention(s string) (Duration, error) {
+	t := strings.TrimSpace(strings.ToLower(s))
+	if t == "forever" || t == "0" {
+		return Forever, nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(t, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n <= 0 || n > 100*365 {
+			return 0, fmt.Errorf("%q is not a retention: write days as 30d, a duration as 72h, or forever", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else if v, err := time.ParseDuration(t); err == nil {
+		d = v
+	} else {
+		return 0, fmt.Errorf("%q is not a retention: write days as 30d, a duration as 72h, or forever", s)
+	}
+	if Duration(d) < minRetention {
+		return 0, fmt.Errorf("%q is too short a retention: a result must outlive its reading; give at least 1s, or forever", s)
+	}
+	return Duration(d), nil
 }
 
 // The limit names, as error bodies report them.
@@ -93,6 +129,7 @@ const (
 	LimitCompiles        = "compiles"
 	LimitDeployRate      = "deploy_rate"
 	LimitFunctionBody    = "function_body_size"
+	LimitRetention       = "retention"
 	// LimitServerMemory is the server's --memory-budget, which every
 	// tenant's memory_budget is inside of.
 	LimitServerMemory = "server_memory_budget"
@@ -120,6 +157,7 @@ func DefaultLimits() Limits {
 		DeployBurst:   20,
 		// 9× the largest function body of a Go guest (29 KB).
 		FunctionBodySize: 256 << 10,
+		Retention:        Duration(7 * 24 * time.Hour),
 	}
 }
 
@@ -144,6 +182,7 @@ func (l Limits) WithDefaults() Limits {
 	l.DeployRate = cmp.Or(l.DeployRate, d.DeployRate)
 	l.DeployBurst = cmp.Or(l.DeployBurst, max(d.DeployBurst, int(l.DeployRate)))
 	l.FunctionBodySize = cmp.Or(l.FunctionBodySize, d.FunctionBodySize)
+	l.Retention = cmp.Or(l.Retention, d.Retention)
 	return l
 }
 
@@ -161,6 +200,8 @@ func (l Limits) Validate() error {
 		return fmt.Errorf("limits may not be negative")
 	case l.SearchRate < 0:
 		return fmt.Errorf("limit %s: may not be negative", LimitSearchRate)
+	case l.Retention < 0 && l.Retention != Forever, l.Retention > 0 && l.Retention < minRetention:
+		return fmt.Errorf("limit %s: %v is not a retention: give at least 1s, or forever", LimitRetention, time.Duration(l.Retention))
 	case l.Storage != 0 && l.Storage < 1<<20:
 		return fmt.Errorf("limit %s: %d bytes is less than the 1 MiB an empty store occupies; give at least 1MiB", LimitStorage, l.Storage)
 	}
@@ -244,11 +285,20 @@ func (l Limits) AllowsHTTP(host string) bool {
 // Duration is a time.Duration written in JSON as "10s".
 type Duration time.Duration
 
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+// MarshalText implements encoding.TextMarshaler; Forever is "forever".
+func (d Duration) MarshalText() ([]byte, error) {
+	if d == Forever {
+		return []byte("forever"), nil
+	}
+	return []byte(time.Duration(d).String()), nil
+}
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (d *Duration) UnmarshalText(b []byte) error {
+	if string(b) == "forever" {
+		*d = Forever
+		return nil
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -67,6 +68,9 @@ type app struct {
 	// diskReserve is the free space, in bytes, that writes to a store
 	// must leave on its disk (--disk-reserve).
 	diskReserve int64
+	// retention is how long the data directory's host keeps finished
+	// executions and settled promises (--retention); negative: for ever.
+	retention time.Duration
 	// newEngine creates the WebAssembly engine (--engine); nil is wazero,
 	// the default (see engineOrDefault).
 	newEngine func(context.Context, engine.Config) (engine.Engine, error)
@@ -134,6 +138,10 @@ Example (in a clone of the repository, with Go installed):
 				Name: "disk-reserve", EnvVars: []string{"REPRISE_DISK_RESERVE"}, Value: defaultDiskReserve,
 				Usage: "free `SIZE` writes must leave on the data's disk; at it, writes are refused (exit 5, on a server 507) and reads go on, so a full disk never crashes the process",
 			},
+			&cli.StringFlag{
+				Name: "retention", EnvVars: []string{"REPRISE_RETENTION"}, Value: "7d",
+				Usage: "keep finished executions and settled promises of the data directory for `DURATION` (72h, 30d) after they settle, then purge them, journals included; forever (or 0) keeps everything. A server's tenants have the tenant limit retention instead",
+			},
 			&cli.StringSliceFlag{
 				Name: "allow-http", EnvVars: []string{"REPRISE_ALLOW_HTTP"},
 				Usage: "grant guests outbound HTTP to these `HOSTS` (comma-separated names; *.example.com for subdomains, * for all); default none",
@@ -183,6 +191,11 @@ func (a *app) before(c *cli.Context) error {
 	if a.diskReserve, err = tenant.ParseSize(c.String("disk-reserve")); err != nil {
 		return usageErrorf("--disk-reserve: %v", err)
 	}
+	r, err := tenant.ParseRetention(c.String("retention"))
+	if err != nil {
+		return usageErrorf("--retention: %v", err)
+	}
+	a.retention = time.Duration(r) // tenant.Forever is negative: host.KeepForever
 	switch name := c.String("engine"); name {
 	case "wazero": // the default
 	case "wasmtime":

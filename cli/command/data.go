@@ -62,9 +62,23 @@ func (a *app) openStoreToRead() (*badgerstore.DB, error) {
 
 // notFound is the error for an id the data directory (or server) does not
 // hold.
+//
+// It says what retention removes, so that a purged id is understood.
 func (a *app) notFound(id string) error {
 	return &exitError{code: ExitNotFound, err: store.ErrNotFound, msg: fmt.Sprintf(
-		"no execution or promise with id %q %s: check the id (`reprise ls` lists them) or %s", id, a.where(), a.whereFlag())}
+		"no execution or promise with id %q %s: check the id (`reprise ls` lists them) or %s; %s", id, a.where(), a.whereFlag(), a.retentionNote())}
+}
+
+// retentionNote says after how long finished executions and promises are
+// removed where the command looks.
+func (a *app) retentionNote() string {
+	if a.remote != nil {
+		return "the server removes finished executions and settled promises once they are older than the tenant's retention (7 days unless the tenant limit retention says otherwise)"
+	}
+	if note := host.RetentionNote(a.retention); note != "" {
+		return "here " + note + " (--retention)"
+	}
+	return "nothing is removed here (--retention forever)"
 }
 
 // session is a host running on the data directory's store.
@@ -96,6 +110,7 @@ func (a *app) openHostIn(ctx context.Context, budgets serverBudgets) (*session, 
 		NewEngine: a.engineOrDefault(),
 		Budget:    budgets.memory,
 		Compiles:  budgets.compiles,
+		Retention: a.retention,
 	})
 	if err != nil {
 		db.Close()

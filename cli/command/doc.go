@@ -33,7 +33,9 @@
 // to that host's configuration (its storage limit to the store's quota).
 // Every store, local or a tenant's, keeps --disk-reserve free on its disk:
 // a write refused at either limit exits 5 (ExitStorageFull), or is a 507
-// from a server.
+// from a server. The data directory's host purges what is past --retention
+// (7 days by default; forever keeps everything), a tenant's host what is
+// past the tenant limit retention; a missing id's message says so.
 //
 // # Concurrency
 //

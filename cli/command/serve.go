@@ -429,6 +429,8 @@ func (f *fleet) open(t tenant.Tenant) (*tenantHost, error) {
 		Budget:          mem,
 		Compiles:        compiles,
 		MaxFunctionBody: int(l.FunctionBodySize),
+		// Forever is negative: host.KeepForever.
+		Retention: time.Duration(l.Retention),
 	})
 	if err != nil {
 		mem.Detach()

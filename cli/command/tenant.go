@@ -32,8 +32,8 @@ stored, and limits. A running server sees changes within a second.
 Limits (a 0 or absent flag means the default). Sizes take KiB, MiB, GiB.
 rate, burst, search-rate, module-size and storage apply at once; memory,
 step-time, concurrency, journal-length, pending, children, depth, http-allow,
-http-allow-ranges and payload-size (inside executions) when the server next
-starts. Outbound HTTP is checked on the address dialled: internal addresses
+http-allow-ranges, payload-size (inside executions) and retention when the
+server next starts. Outbound HTTP is checked on the address dialled: internal addresses
 are refused unless http-allow-ranges holds them, so allowing a name (even
 localhost) reaches no internal port.`,
 			"reprise tenant create acme --rate 50 --memory 64MiB",
@@ -58,6 +58,7 @@ localhost) reaches no internal port.`,
 			&cli.IntFlag{Name: "compiles", Usage: "modules compiled at once (default 1)"},
 			&cli.Float64Flag{Name: "deploy-rate", Usage: "deploys per second (default 2)"},
 			&cli.IntFlag{Name: "deploy-burst", Usage: "deploys at once above the deploy rate (default 20)"},
+			&cli.StringFlag{Name: "retention", Usage: "how long finished executions and settled promises are kept, then purged: `DURATION` (72h), days (30d), or forever (default 7d)"},
 			&cli.StringFlag{Name: "function-body-size", Usage: "largest function body of a module, `SIZE` (default 256KiB)"},
 			&cli.StringSliceFlag{Name: "http-allow", Usage: "`HOSTS` guests may reach over HTTP: names, *.example.com, * for any; \"none\" clears (default none)"},
 			&cli.StringSliceFlag{Name: "http-allow-ranges", Usage: "internal address `CIDRS` guests may connect to (loopback, private, link-local, ... are refused by the address dialled, whatever the name), e.g. 10.1.0.0/16; \"none\" clears (default none)"},
@@ -174,6 +175,13 @@ func limitFlags(c *cli.Context, l *tenant.Limits) error {
 			*dst = c.Float64(flag)
 		}
 	}
+	if c.IsSet("retention") {
+		r, err := tenant.ParseRetention(c.String("retention"))
+		if err != nil {
+			return usageErrorf("--retention: %v", err)
+		}
+		l.Retention = r
+	}
 	if c.IsSet("http-allow") {
 		l.HTTPAllow = splitList(c.StringSlice("http-allow"))
 	}
@@ -214,7 +222,19 @@ func describeLimits(set tenant.Limits) string {
 	if len(l.HTTPAllowRanges) > 0 {
 		ranges = strings.Join(l.HTTPAllowRanges, ",")
 	}
-	return out + " http_allow_ranges=" + ranges + fmt.Sprintf(" search_rate=%g/s", l.SearchRate)
+	return out + " http_allow_ranges=" + ranges + fmt.Sprintf(" search_rate=%g/s", l.SearchRate) + " retention=" + retentionText(l.Retention)
+}
+
+func retentionText(d tenant.Duration) string {
+	const day = 24 * time.Hour
+	switch v := time.Duration(d); {
+	case d == tenant.Forever:
+		return "forever"
+	case v >= day && v%day == 0:
+		return fmt.Sprintf("%dd", v/day)
+	default:
+		return v.String()
+	}
 }
 
 func sizeText(n int64) string {

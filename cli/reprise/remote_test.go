@@ -387,7 +387,7 @@ func TestRemoteBadInputsAndUnknownIDs(t *testing.T) {
 		{[]string{"tenant", "create", "acme"}, 2, []string{"cannot be used with --server", "--data"}},
 		{[]string{"invoke", "nosuch"}, 4, []string{`unknown function "nosuch"`, "reprise functions"}},
 		{[]string{"run", "--id", "x", wasm["hello"], "--input", "1"}, 1, []string{"execution x was rejected", "decoding input"}},
-		{[]string{"get", "nosuch"}, 4, []string{`no execution or promise with id "nosuch" on server ` + s.url, "--server"}},
+		{[]string{"get", "nosuch"}, 4, []string{`no execution or promise with id "nosuch" on server ` + s.url, "--server", "tenant's retention"}},
 		{[]string{"history", "nosuch"}, 4, []string{`"nosuch"`}},
 		{[]string{"resolve", "nosuch.1"}, 4, []string{`no promise with id "nosuch.1"`}},
 		{[]string{"reject", "nosuch.1"}, 4, []string{`no promise with id "nosuch.1"`}},
@@ -524,4 +524,23 @@ func TestRemoteKill9OfTheServerMidExecution(t *testing.T) {
 	if h := s2.ok(t, "history", "nap"); strings.Count(h, "nap.2") != 1 {
 		t.Fatalf("the sleep step is not journaled exactly once:\n%s", h)
 	}
+}
+
+// TestTenantRetentionPurgesOnTheServer gives a tenant a retention of one
+// second: `reprise serve` passes it to the tenant's host, which purges a
+// finished execution once it has passed, and `reprise get` of it then
+// exits 4 saying that finished executions are removed after the tenant's
+// retention.
+func TestTenantRetentionPurgesOnTheServer(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	token := strings.TrimSpace(ok(t, data, "tenant", "create", "acme", "--retention", "1s"))
+	if ls := ok(t, data, "tenant", "ls"); !strings.Contains(ls, "retention=1s") {
+		t.Fatalf("tenant ls does not show the retention:\n%s", ls)
+	}
+	fails(t, 2, data, []string{"tenant", "set", "acme", "--retention", "soon"}, "--retention", "30d", "forever")
+	s := startServe(t, data, token)
+	s.ok(t, "run", "--id", "brief", wasm["hello"], "--input", `{"name":"Ada"}`)
+	eventually(t, "brief is purged", func() bool { return reprise(t, s.data, s.args("get", "brief")...).code == 4 })
+	s.fails(t, 4, []string{"get", "brief"}, `no execution or promise with id "brief"`, "tenant's retention")
 }

@@ -88,6 +88,10 @@ type DB struct {
 	closed    bool
 	closeOnce sync.Once
 	closeErr  error
+
+	// reclaim lets one ReclaimSpace run at a time: the value-log rewrite
+	// of one must not meet the flush of another, which blocks writes.
+	reclaim sync.Mutex
 }
 
 var _ store.Store = (*DB)(nil)
@@ -356,7 +360,7 @@ func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
 			t.reset(b.txn, d.nowMs())
 			o.err = runOp(o.fn, t)
 			if o.err == nil && len(t.writes) > 0 {
-				o.err = d.admit(t.bytes)
+				o.err = d.admit(t.bytes, t.frees)
 			}
 			if o.err == nil && len(t.writes) > 0 {
 				var fatal error
@@ -387,10 +391,16 @@ func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
 }
 
 // admit lets an operation's n bytes of writes through, or refuses them
-// with a *store.StorageFullError; the operation then writes nothing.
-func (d *DB) admit(n int) error {
+// with a *store.StorageFullError; the operation then writes nothing. An
+// operation that frees space (a purge) passes at a limit, or a store at
+// its quota could never get under it again; only a read-only Badger
+// refuses it.
+func (d *DB) admit(n int, frees bool) error {
 	if d.readOnly {
 		return d.space.full()
+	}
+	if frees {
+		return nil
 	}
 	return d.space.admit(n)
 }

@@ -14,10 +14,13 @@
 // timers); leases.go (a lease per owner: a claimed task's lease is its
 // owner's, so Heartbeat writes one record and the tasks of a lapsed owner
 // are reclaimed a slice at a time); functions.go (modules and
-// functions); stats.go (the counters behind Stats). keys.go documents the
-// key layout, one prefix byte per kind of record plus the indexes (timers,
-// ready and leased tasks, tasks by owner, callbacks); codec.go the values'
-// versioned encoding. db.go is the committer, tx.go the transaction an
+// functions); stats.go (the counters behind Stats); purge.go (retention:
+// Purge, its done index and children lists, the backfill of stores written
+// before them, and ReclaimSpace). keys.go documents the key layout, one
+// prefix byte per kind of record plus the indexes (timers, ready and
+// leased tasks, tasks by owner, callbacks, settled promises by settlement,
+// children by parent, the schema version); codec.go the values' versioned
+// encoding. db.go is the committer, tx.go the transaction an
 // operation runs in. open.go holds Badger's options — sized for one small
 // store per tenant (16 MiB memtables, two of them, values from 1 KiB in the
 // value log, an 8 MiB block cache) — and the open path, which removes the
@@ -73,6 +76,20 @@
 // A commit or sync that fails leaves Badger's state on disk unknown: the
 // store then fails that batch's operations and every later one.
 //
+// # Retention
+//
+// Purge deletes settled promises past a cut-off, a bounded slice per
+// operation, found through the done index (d/settledAt/id) from its floor:
+// its cost follows what it deletes. A promise an execution created stays in
+// that execution's list of children (k/parent/id) while the execution is
+// pending, since its replay reads it, and moves to the done index when the
+// execution is purged; purge.go has the rules. Deleting frees no disk by
+// itself: ReclaimSpace, run by the host after purges on its own goroutine,
+// has Badger flush its memtable (one operation of the committer, the only
+// one that waits on Badger's own work: one memtable flush), compact and
+// rewrite the value-log files that are mostly deleted. A purge, which only
+// frees space, passes the space check at a limit.
+//
 // Only ReadJournal, GetModule and SearchPromises read Badger directly,
 // bypassing the committer: the first two read data that never changes once
 // written; a search reads a snapshot of its own (a read transaction), which
@@ -99,9 +116,11 @@
 // failed error, the committed counters — is its own and takes no lock.
 //
 // DB.direct, a read-write lock, guards closed and DB.bdb: the direct
-// readers hold it for reading while they read, Close takes it to mark the
+// readers (and ReclaimSpace's compaction and value-log rewrite, on the
+// caller's goroutine) hold it for reading while they read, Close takes it to mark the
 // store closed before it closes Badger, and the committer takes it to swap
-// a read-only Badger for a read-write one. Stats reads atomics only: the operation count,
+// a read-only Badger for a read-write one. DB.reclaim lets one
+// ReclaimSpace run at a time. Stats reads atomics only: the operation count,
 // the sync latencies (a metrics.Latencies) and the counters the committer
 // publishes after each commit under a sequence number, which a reader
 // retries on rather than lock.

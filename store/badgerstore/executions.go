@@ -81,17 +81,25 @@ func (d *DB) Commit(ctx context.Context, c store.Commit, owner string, leaseUnti
 		if err := t.appendEntries(c.Exec, c.Attempt, owner, c.Entries); err != nil {
 			return err
 		}
+		// The promises created here are the execution's children: they
+		// stay while it is pending (see purge.go).
 		for _, cr := range c.Creates {
-			p, _, err := t.create(cr)
+			p, created, err := t.create(cr)
 			if err != nil {
 				return fmt.Errorf("create promise %q: %w", cr.ID, err)
+			}
+			if created && c.Exec != "" {
+				t.addChild(c.Exec, cr.ID)
 			}
 			res.Creates = append(res.Creates, p)
 		}
 		for _, s := range c.Starts {
-			p, _, task, err := t.start(s, owner, leaseUntil)
+			p, created, task, err := t.start(s, owner, leaseUntil)
 			if err != nil {
 				return fmt.Errorf("start execution %q: %w", s.Promise.ID, err)
+			}
+			if created && c.Exec != "" {
+				t.addChild(c.Exec, s.Promise.ID)
 			}
 			res.Starts = append(res.Starts, p)
 			if task != nil {

@@ -26,13 +26,18 @@ import "math"
 // each slice seeks past the tombstones of the slices before. A task
 // claimed for that owner again (it was only late) may sort before it, so
 // claiming one for an owner forgets its place.
+//
+// done is the floor of the index of settled promises by settlement, which
+// every purge deletes from; purge is where the purge of one promise whose
+// children or journal took more than one slice has got to (see purge.go).
 type floors struct {
-	timer, ready, expiry, legacy int64
-	owners                       map[string][]byte
+	timer, ready, expiry, legacy, done int64
+	owners                             map[string][]byte
+	purge                              purgePlace
 }
 
 func newFloors() floors {
-	return floors{math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, map[string][]byte{}}
+	return floors{math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, map[string][]byte{}, purgePlace{}}
 }
 
 // forgetOwner drops where reclaiming owner's tasks had got to.
@@ -52,6 +57,8 @@ func (f *floors) at(kind byte) *int64 {
 		return &f.expiry
 	case kindLegacyLease:
 		return &f.legacy
+	case kindDone:
+		return &f.done
 	}
 	return nil
 }

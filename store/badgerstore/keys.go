@@ -29,8 +29,13 @@ const (
 	kindVersion     = 'v' // v len name version       → function version
 	kindFunction    = 'f' // f name                   → latest version of a function
 	kindCounters    = 's' // s                        → counters (see stats.go)
-	kindPendingIdx  = 'P' // P id                     → (empty) promises stored pending (see schema.go)
-	kindSchema      = 'S' // S                        → the schema version: which later indexes the store holds
+	kindPendingIdx = 'P' // P id                     → (empty) promises stored pending (see schema.go)
+	// Retention (see purge.go).
+	kindDone     = 'd' // d settledAt id            → (empty) settled promises purgeable on their own, by settlement
+	kindChild    = 'k' // k len parent id           → (empty) promises an execution created, kept while it is pending
+	kindParent   = 'a' // a id                      → parent: the creator of a child whose id is not derived from it
+	kindSchema   = 'V' // V                         → the store's schema version (see schema.go)
+	kindBackfill = 'B' // B                         → where the backfill of the retention indexes has got to
 )
 
 // maxKey stays under Badger's 65,000-byte key limit with room for our prefixes;
@@ -84,6 +89,13 @@ func ownerPrefix(owner string) []byte {
 }
 
 func ownerKey(owner, exec string) []byte { return append(ownerPrefix(owner), exec...) }
+
+func childPrefix(parent string) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen32+len(parent))
+	return appendLenString(append(b, kindChild), parent)
+}
+
+func childKey(parent, id string) []byte { return append(childPrefix(parent), id...) }
 
 func versionKey(name string, version uint32) []byte {
 	b := make([]byte, 0, 1+binary.MaxVarintLen32+len(name)+4)

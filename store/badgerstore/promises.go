@@ -164,13 +164,16 @@ func timedOut(p *store.Promise) bool {
 }
 
 // completed writes p, newly settled, and does what settling entails: its
-// timer goes, its awaiters wake (claimed for owner when owner is set), and if
+// timer goes, it is indexed for its purge, its awaiters wake (claimed for owner when owner is set), and if
 // it is an execution's promise, that execution's task and registrations go.
 func (t *tx) completed(p *store.Promise, owner string, leaseUntil int64) ([]store.Task, error) {
 	t.putPromise(p)
 	t.del(key(kindPendingIdx, p.ID))
 	if p.Timeout != store.NoTimeout {
 		t.del(timeKey(kindTimer, p.Timeout, p.ID))
+	}
+	if err := t.settledIndex(p); err != nil {
+		return nil, err
 	}
 	claimed, err := t.wake(p.ID, owner, leaseUntil)
 	if err != nil {

@@ -15,10 +15,15 @@ import (
 // Version 1 adds the index of pending promises (kindPendingIdx): a search
 // for pending promises alone, and so the recovery of HTTP requests at every
 // start, reads the promises still pending instead of every promise the
-// store has ever held.
+// store has ever held. It is built at open, in one scan.
+//
+// Version 2 adds the retention indexes (purge.go): for a store that holds
+// promises they are built by a backfill, a slice per Purge, which open
+// only marks (backfillKey).
 const (
 	schemaPendingIndex = 1
-	schemaVersion      = schemaPendingIndex
+	schemaRetention    = 2
+	schemaVersion      = schemaRetention
 )
 
 var schemaKey = []byte{kindSchema}
@@ -40,6 +45,12 @@ func (d *DB) migrate() error {
 	}
 	if v < schemaVersion {
 		err := d.bdb.Update(func(txn *badger.Txn) error {
+			if v < schemaRetention && hasPromises(txn) {
+				if err := txn.Set(backfillKey, nil); err != nil {
+					return err
+				}
+				d.log.Info("the store predates retention: its settled promises will be indexed for purging, a slice per purge")
+			}
 			return txn.Set(schemaKey, binary.AppendUvarint([]byte{formatV1}, schemaVersion))
 		})
 		if err != nil {
@@ -117,4 +128,12 @@ func (d *DB) indexPending() (int, error) {
 		return 0, err
 	}
 	return n, wb.Flush()
+}
+
+// hasPromises reports whether the store holds any promise.
+func hasPromises(txn *badger.Txn) bool {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindPromise}})
+	defer it.Close()
+	it.Rewind()
+	return it.Valid()
 }

@@ -29,6 +29,7 @@ var countersKey = []byte{kindCounters}
 type counters struct {
 	execs   [numStates]int64 // executions by their promise's stored state
 	journal int64            // journal bytes, keys and values
+	purged  int64            // executions purged since the store was created
 }
 
 func (c *counters) add(d *counters) {
@@ -36,6 +37,7 @@ func (c *counters) add(d *counters) {
 		c.execs[i] += d.execs[i]
 	}
 	c.journal += d.journal
+	c.purged += d.purged
 }
 
 func (c *counters) isZero() bool { return *c == counters{} }
@@ -53,7 +55,8 @@ func encodeCounters(c *counters) []byte {
 	for _, n := range c.execs {
 		b = binary.AppendVarint(b, n)
 	}
-	return binary.AppendVarint(b, c.journal)
+	b = binary.AppendVarint(b, c.journal)
+	return binary.AppendVarint(b, c.purged)
 }
 
 func decodeCounters(v []byte) (counters, error) {
@@ -67,6 +70,9 @@ func decodeCounters(v []byte) (counters, error) {
 		c.execs[i] = r.varint()
 	}
 	c.journal = r.varint()
+	if len(r.b) > 0 { // a record written before purges has no count of them
+		c.purged = r.varint()
+	}
 	return c, r.done("counters")
 }
 
@@ -78,6 +84,7 @@ type published struct {
 	seq     atomic.Uint64
 	execs   [numStates]atomic.Int64
 	journal atomic.Int64
+	purged  atomic.Int64
 }
 
 func (p *published) store(c *counters) {
@@ -86,6 +93,7 @@ func (p *published) store(c *counters) {
 		p.execs[i].Store(c.execs[i])
 	}
 	p.journal.Store(c.journal)
+	p.purged.Store(c.purged)
 	p.seq.Add(1)
 }
 
@@ -100,6 +108,7 @@ func (p *published) load() counters {
 			c.execs[i] = p.execs[i].Load()
 		}
 		c.journal = p.journal.Load()
+		c.purged = p.purged.Load()
 		if p.seq.Load() == s {
 			return c
 		}
@@ -126,6 +135,7 @@ func (d *DB) Stats(ctx context.Context) (store.Stats, error) {
 		s.Executions[i] = uint64(max(n, 0))
 	}
 	s.JournalBytes = uint64(max(c.journal, 0))
+	s.Purged = uint64(max(c.purged, 0))
 	s.Operations = d.stats.ops.Load()
 	s.Syncs = d.stats.syncs.Snapshot()
 	return s, nil

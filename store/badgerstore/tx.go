@@ -43,13 +43,16 @@ type tx struct {
 	err    error    // an invalid write; fails the operation
 	delta  counters // what the operation changes of the counters
 	floors *floors  // the DB's, owned by the committer goroutine
+	// frees marks an operation that deletes to free space (a purge): the
+	// space check lets it through even at a limit.
+	frees bool
 }
 
 func (t *tx) reset(txn *badger.Txn, now int64) {
 	clear(t.writes) // drop references for the GC
 	t.writes = t.writes[:0]
 	clear(t.index)
-	t.txn, t.now, t.bytes, t.err, t.delta = txn, now, 0, nil, counters{}
+	t.txn, t.now, t.bytes, t.err, t.delta, t.frees = txn, now, 0, nil, counters{}, false
 }
 
 // get calls fn with the value of key, if present. The value is valid only
@@ -121,6 +124,14 @@ func (t *tx) scan(prefix, start []byte, fn func(item *badger.Item) (more bool, e
 	if len(t.writes) > 0 {
 		return errors.New("internal error: scan after write in one store operation")
 	}
+	return t.scanCommitted(prefix, start, fn)
+}
+
+// scanCommitted is scan without its check: it too sees none of this
+// operation's buffered writes, so it is only for a range of keys the
+// operation has not written (a purge scans the children and journal of one
+// promise after writing the deletes of another's).
+func (t *tx) scanCommitted(prefix, start []byte, fn func(item *badger.Item) (more bool, err error)) error {
 	it := t.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	if start == nil || bytes.Compare(start, prefix) < 0 {
