@@ -156,8 +156,8 @@ func memory(ctx context.Context, o options, wasm []byte, log *slog.Logger) error
 	report := func(what string) {
 		mem := readMemory()
 		st := s.h.Stats()
-		fmt.Printf("%-22s RSS %9s  heap in use %9s  heap objects %9d  active %d parked %d budget held %s\n",
-			what, mib(mem.rss), mib(mem.heapInuse), mem.heapObjects, st.Active, st.Parked, mib(uint64(st.Memory.Held)))
+		fmt.Printf("%-26s RSS %8s (anon %8s, files %8s)  heap in use %8s, objects %7d, freed not returned %8s  active %d parked %d\n",
+			what, mib(mem.rss), mib(mem.rssAnon), mib(mem.rssFile), mib(mem.heapInuse), mem.heapObjects, mib(mem.retained), st.Active, st.Parked)
 	}
 	if err := s.h.WaitIdle(ctx); err != nil {
 		return err

@@ -17,9 +17,14 @@ import (
 
 // memoryFigures are the process's memory, after a GC.
 type memoryFigures struct {
-	rss, peakRSS uint64 // VmRSS, VmHWM of /proc/self/status
-	heapInuse    uint64 // runtime.MemStats.HeapInuse
-	heapObjects  uint64
+	rss, peakRSS     uint64 // VmRSS, VmHWM of /proc/self/status
+	rssAnon, rssFile uint64 // RssAnon, RssFile: Go's memory and the engine's; Badger's mmapped files
+	heapInuse        uint64 // runtime.MemStats.HeapInuse
+	heapObjects      uint64
+	// retained is heap the Go runtime has freed but not yet returned to
+	// the system (HeapIdle - HeapReleased): it counts in RSS until the
+	// runtime's scavenger gives it back.
+	retained uint64
 }
 
 // readMemory collects garbage and reads the figures.
@@ -27,7 +32,7 @@ func readMemory() memoryFigures {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	m := memoryFigures{heapInuse: ms.HeapInuse, heapObjects: ms.HeapObjects}
+	m := memoryFigures{heapInuse: ms.HeapInuse, heapObjects: ms.HeapObjects, retained: ms.HeapIdle - ms.HeapReleased}
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return m
@@ -45,6 +50,10 @@ func readMemory() memoryFigures {
 			m.rss = kb << 10
 		case "VmHWM":
 			m.peakRSS = kb << 10
+		case "RssAnon":
+			m.rssAnon = kb << 10
+		case "RssFile":
+			m.rssFile = kb << 10
 		}
 	}
 	return m
