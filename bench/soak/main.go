@@ -55,6 +55,7 @@ type options struct {
 	sleep       time.Duration
 	burst       int
 	heapProfile string
+	peakProfile string
 }
 
 func run() error {
@@ -71,6 +72,7 @@ func run() error {
 	flag.DurationVar(&o.sleep, "sleep", time.Second, "how long each sleeper of a measured round sleeps")
 	flag.IntVar(&o.burst, "burst", 100_000, "memory: quick executions of the burst after the rounds")
 	flag.StringVar(&o.heapProfile, "heapprofile", "", "memory: write a heap profile here once the host is idle after the burst")
+	flag.StringVar(&o.peakProfile, "peakprofile", "", "memory: write a heap profile here once the first round's sleepers are all started")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: every setting is a flag (see -help)", flag.Args())
@@ -150,7 +152,7 @@ func memory(ctx context.Context, o options, wasm []byte, log *slog.Logger) error
 	if _, err := s.quick(ctx, nil, o.par, 1); err != nil {
 		return err
 	}
-	if _, err := s.sleepers(ctx, "warm", 1, time.Millisecond, o.par); err != nil {
+	if _, err := s.sleepers(ctx, "warm", 1, time.Millisecond, o.par, nil); err != nil {
 		return err
 	}
 	report := func(what string) {
@@ -164,7 +166,16 @@ func memory(ctx context.Context, o options, wasm []byte, log *slog.Logger) error
 	}
 	report("baseline")
 	for i := 1; i <= o.rounds; i++ {
-		d, err := s.sleepers(ctx, fmt.Sprintf("r%d", i), o.sleepers, o.sleep, o.par)
+		var started func()
+		if i == 1 && o.peakProfile != "" {
+			started = func() {
+				if err := writeHeapProfile(o.peakProfile); err != nil {
+					fmt.Fprintln(os.Stderr, "soak: peak profile:", err)
+				}
+				report("round 1, all started")
+			}
+		}
+		d, err := s.sleepers(ctx, fmt.Sprintf("r%d", i), o.sleepers, o.sleep, o.par, started)
 		if err != nil {
 			return err
 		}

@@ -118,8 +118,8 @@ func (s *soak) quick(ctx context.Context, sample *[]string, par, n int) (time.Du
 
 // sleepers starts n executions that each sleep d (par invocations at a
 // time), waits for all, and returns how long from the first start to the
-// last end.
-func (s *soak) sleepers(ctx context.Context, tag string, n int, d time.Duration, par int) (time.Duration, error) {
+// last end. started, if not nil, runs once all are started.
+func (s *soak) sleepers(ctx context.Context, tag string, n int, d time.Duration, par int, started func()) (time.Duration, error) {
 	in := fmt.Appendf(nil, `{"scenario":"sleep","ms":%d}`, d.Milliseconds())
 	ids := make([]string, n)
 	start := time.Now()
@@ -130,6 +130,9 @@ func (s *soak) sleepers(ctx context.Context, tag string, n int, d time.Duration,
 	})
 	if err != nil {
 		return 0, err
+	}
+	if started != nil {
+		started()
 	}
 	err = each(n, par, func(i int) error {
 		p, err := s.h.Await(ctx, ids[i])
@@ -164,7 +167,7 @@ func buildHistory(ctx context.Context, o options, dir string, wasm []byte, log *
 	}
 	for done := 0; done < o.timers; done += o.sleepers {
 		n := min(o.sleepers, o.timers-done)
-		d, err := s.sleepers(ctx, fmt.Sprintf("h%d", done), n, 10*time.Millisecond, o.par)
+		d, err := s.sleepers(ctx, fmt.Sprintf("h%d", done), n, 10*time.Millisecond, o.par, nil)
 		if err != nil {
 			return err
 		}
@@ -219,7 +222,7 @@ func measure(ctx context.Context, o options, dir string, wasm []byte, log *slog.
 			return m, err
 		}
 	}
-	if m.sleepers, err = s.sleepers(ctx, fmt.Sprintf("m%d", time.Now().UnixNano()), o.sleepers, o.sleep, o.par); err != nil {
+	if m.sleepers, err = s.sleepers(ctx, fmt.Sprintf("m%d", time.Now().UnixNano()), o.sleepers, o.sleep, o.par, nil); err != nil {
 		return m, err
 	}
 	if err := s.h.WaitIdle(ctx); err != nil {
