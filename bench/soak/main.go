@@ -11,10 +11,12 @@
 //
 //   - history (the default): -executions quick executions and -timers
 //     sleeping ones through one store (kept in -dir/used, reused by a later
-//     run that finds it built), then -rounds times: used store, fresh store.
-//     Each measures W1 (InvokeWait of an empty call, one at a time, p50),
-//     a promise get (p50) and a round of -sleepers executions sleeping
-//     -sleep each, on a host opened for that measurement.
+//     run that finds it built), then -rounds rounds, each with a host on
+//     the used store and one on a new store side by side: W1 (InvokeWait
+//     of an empty call, one at a time, p50) and a promise get (p50)
+//     alternate between the two sample by sample, then a round of
+//     -sleepers executions sleeping -sleep each runs on one, then on the
+//     other (which first alternates by round).
 //   - memory: one host on one fresh store, -rounds rounds of -sleepers
 //     sleeping executions, then a burst of -burst quick ones, then idle;
 //     the memory after each, and a heap profile at the end (-heapprofile).
@@ -114,31 +116,29 @@ func history(ctx context.Context, o options, wasm []byte, log *slog.Logger) erro
 		fmt.Printf("reusing the history in %s\n", used)
 	}
 	fmt.Printf("store after the build-up: %s\n", diskUse(used))
-	fmt.Printf("%-6s %-5s %10s %10s %12s %12s %10s %10s\n", "round", "store", "W1 p50", "get p50", "get old p50", "sleepers", "RSS", "heap")
+	fmt.Printf("%-6s %-5s %10s %10s %12s %10s   %s\n", "round", "store", "W1 p50", "get p50", "get old p50", "sleepers", "memory after its sleepers (both stores open)")
 	for i := 1; i <= o.rounds; i++ {
-		for _, which := range []string{"used", "fresh"} {
-			dir := used
-			if which == "fresh" {
-				dir = filepath.Join(o.dir, fmt.Sprintf("fresh-%d", i))
-			}
-			m, err := measure(ctx, o, dir, wasm, log)
-			if which == "fresh" {
-				os.RemoveAll(dir)
-			}
-			if err != nil {
-				return fmt.Errorf("round %d, %s store: %w", i, which, err)
-			}
-			old := "-"
-			if m.getOld > 0 {
-				old = m.getOld.String()
-			}
-			fmt.Printf("%-6d %-5s %10s %10s %12s %12s %10s %10s\n", i, which, m.w1, m.get, old, m.sleepers.Round(10*time.Millisecond), mib(m.mem.rss), mib(m.mem.heapInuse))
+		fresh := filepath.Join(o.dir, fmt.Sprintf("fresh-%d", i))
+		m, err := measureRound(ctx, o, used, fresh, i%2 == 1, wasm, log)
+		os.RemoveAll(fresh)
+		if err != nil {
+			return fmt.Errorf("round %d: %w", i, err)
 		}
+		for j, which := range []string{"used", "fresh"} {
+			old := "-"
+			if m[j].getOld > 0 {
+				old = m[j].getOld.String()
+			}
+			fmt.Printf("%-6d %-5s %10s %10s %12s %10s   %s\n", i, which, m[j].w1, m[j].get, old, m[j].sleepers.Round(10*time.Millisecond), m[j].mem)
+		}
+		fmt.Printf("%-6d %-5s %9.2fx %9.2fx %12s %9.2fx\n", i, "ratio", ratio(m[0].w1, m[1].w1), ratio(m[0].get, m[1].get), "", ratio(m[0].sleepers, m[1].sleepers))
 	}
 	fmt.Printf("store after the rounds: %s\n", diskUse(used))
 	fmt.Println("peak RSS:", mib(readMemory().peakRSS))
 	return nil
 }
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 
 // memory runs rounds of sleepers and a burst in one host and prints the
 // memory after each, and once idle.
@@ -156,10 +156,8 @@ func memory(ctx context.Context, o options, wasm []byte, log *slog.Logger) error
 		return err
 	}
 	report := func(what string) {
-		mem := readMemory()
 		st := s.h.Stats()
-		fmt.Printf("%-26s RSS %8s (anon %8s, files %8s)  heap in use %8s, objects %7d, freed not returned %8s  active %d parked %d\n",
-			what, mib(mem.rss), mib(mem.rssAnon), mib(mem.rssFile), mib(mem.heapInuse), mem.heapObjects, mib(mem.retained), st.Active, st.Parked)
+		fmt.Printf("%-26s %s  active %d parked %d\n", what, readMemory(), st.Active, st.Parked)
 	}
 	if err := s.h.WaitIdle(ctx); err != nil {
 		return err

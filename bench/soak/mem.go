@@ -59,6 +59,11 @@ func readMemory() memoryFigures {
 	return m
 }
 
+func (m memoryFigures) String() string {
+	return fmt.Sprintf("RSS %s (anon %s, files %s), heap in use %s, objects %d, freed not returned %s",
+		mib(m.rss), mib(m.rssAnon), mib(m.rssFile), mib(m.heapInuse), m.heapObjects, mib(m.retained))
+}
+
 func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 // diskUse is what the files under dir take: allocated blocks (Badger's

@@ -34,8 +34,9 @@ var (
 
 // soak is one store with a host on it, the guest deployed.
 type soak struct {
-	db *badgerstore.DB
-	h  *host.Host
+	db     *badgerstore.DB
+	h      *host.Host
+	closed bool
 }
 
 func newEngine(ctx context.Context, cfg engine.Config) (engine.Engine, error) {
@@ -62,7 +63,12 @@ func openSoak(ctx context.Context, dir string, wasm []byte, log *slog.Logger) (*
 	return s, nil
 }
 
+// close closes the host, then the store; again, it does nothing.
 func (s *soak) close(ctx context.Context) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	return errors.Join(s.h.Close(ctx), s.db.Close())
 }
 
@@ -179,72 +185,100 @@ func buildHistory(ctx context.Context, o options, dir string, wasm []byte, log *
 	return os.WriteFile(dir+".built", []byte(strings.Join(sample, "\n")), 0o644)
 }
 
-// measured is one measurement of a store.
+// measured is one store's figures of one round.
 type measured struct {
 	w1, get, getOld, sleepers time.Duration
-	mem                       memoryFigures // after the sleepers, the host idle
+	mem                       memoryFigures // after its sleepers, both hosts idle
 }
 
-// measure opens the store in dir (used or new) and measures W1, a promise
-// get and a round of sleepers on it.
-func measure(ctx context.Context, o options, dir string, wasm []byte, log *slog.Logger) (measured, error) {
-	var m measured
-	var old []string // a sample of the history's ids, on a used store
-	if b, err := os.ReadFile(dir + ".built"); err == nil {
-		old = strings.Split(string(b), "\n")
-	}
-	s, err := openSoak(ctx, dir, wasm, log)
+// measureRound opens the used store in used and a new one in fresh side by
+// side and measures both: W1 and gets alternate between them sample by
+// sample, so load from outside falls on both alike; the rounds of sleepers
+// run one after the other, used first when usedFirst.
+func measureRound(ctx context.Context, o options, used, fresh string, usedFirst bool, wasm []byte, log *slog.Logger) ([2]measured, error) {
+	var m [2]measured // used, fresh
+	b, err := os.ReadFile(used + ".built")
 	if err != nil {
 		return m, err
 	}
-	defer s.close(ctx)
-	if _, err := s.quick(ctx, nil, 1, 100); err != nil { // warm
-		return m, err
-	}
-	lat := make([]time.Duration, 0, o.samples)
-	ids := make([]string, 0, o.samples) // W1's, for get
-	for range o.samples {
-		id := names.NewID()
-		t := time.Now()
-		p, err := s.h.InvokeWait(ctx, fn, helloInput, host.InvokeOptions{ID: id}, waitLong)
-		if err != nil || p.State != store.Resolved {
-			return m, fmt.Errorf("W1: %s %v", p.State, err)
+	old := strings.Split(string(b), "\n") // a sample of the history's ids
+	var s [2]*soak
+	for i, dir := range []string{used, fresh} {
+		if s[i], err = openSoak(ctx, dir, wasm, log); err != nil {
+			return m, err
 		}
-		lat = append(lat, time.Since(t))
-		ids = append(ids, id)
-	}
-	m.w1 = p50(lat)
-	if m.get, err = getP50(ctx, s.h, ids, o.samples); err != nil {
-		return m, err
-	}
-	if len(old) > 0 {
-		if m.getOld, err = getP50(ctx, s.h, old, o.samples); err != nil {
+		defer s[i].close(ctx)
+		if _, err := s[i].quick(ctx, nil, 1, 100); err != nil { // warm
 			return m, err
 		}
 	}
-	if m.sleepers, err = s.sleepers(ctx, fmt.Sprintf("m%d", time.Now().UnixNano()), o.sleepers, o.sleep, o.par, nil); err != nil {
-		return m, err
+	var lat [2][]time.Duration
+	var ids [2][]string // W1's, for get
+	for range o.samples {
+		for i := range s {
+			id := names.NewID()
+			t := time.Now()
+			p, err := s[i].h.InvokeWait(ctx, fn, helloInput, host.InvokeOptions{ID: id}, waitLong)
+			if err != nil || p.State != store.Resolved {
+				return m, fmt.Errorf("W1: %s %v", p.State, err)
+			}
+			lat[i] = append(lat[i], time.Since(t))
+			ids[i] = append(ids[i], id)
+		}
 	}
-	if err := s.h.WaitIdle(ctx); err != nil {
-		return m, err
+	for i := range s {
+		m[i].w1 = p50(lat[i])
+		lat[i] = lat[i][:0]
 	}
-	m.mem = readMemory()
-	return m, s.close(ctx)
+	var oldLat []time.Duration
+	for range o.samples {
+		for i := range s {
+			d, err := timeGet(ctx, s[i].h, ids[i])
+			if err != nil {
+				return m, err
+			}
+			lat[i] = append(lat[i], d)
+		}
+		d, err := timeGet(ctx, s[0].h, old)
+		if err != nil {
+			return m, err
+		}
+		oldLat = append(oldLat, d)
+	}
+	for i := range s {
+		m[i].get = p50(lat[i])
+	}
+	m[0].getOld = p50(oldLat)
+	order := []int{0, 1}
+	if !usedFirst {
+		order = []int{1, 0}
+	}
+	for _, i := range order {
+		if m[i].sleepers, err = s[i].sleepers(ctx, fmt.Sprintf("m%d", time.Now().UnixNano()), o.sleepers, o.sleep, o.par, nil); err != nil {
+			return m, err
+		}
+		if err := s[i].h.WaitIdle(ctx); err != nil {
+			return m, err
+		}
+		m[i].mem = readMemory()
+	}
+	for i := range s {
+		if err := s[i].close(ctx); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
 }
 
-// getP50 reads n promises picked at random among ids, one at a time, and
-// returns the p50.
-func getP50(ctx context.Context, h *host.Host, ids []string, n int) (time.Duration, error) {
-	lat := make([]time.Duration, 0, n)
-	for range n {
-		id := ids[rand.IntN(len(ids))]
-		t := time.Now()
-		if _, err := h.Get(ctx, id); err != nil {
-			return 0, fmt.Errorf("get %s: %w", id, err)
-		}
-		lat = append(lat, time.Since(t))
+// timeGet reads a promise picked at random among ids and returns how long
+// it took.
+func timeGet(ctx context.Context, h *host.Host, ids []string) (time.Duration, error) {
+	id := ids[rand.IntN(len(ids))]
+	t := time.Now()
+	if _, err := h.Get(ctx, id); err != nil {
+		return 0, fmt.Errorf("get %s: %w", id, err)
 	}
-	return p50(lat), nil
+	return time.Since(t), nil
 }
 
 func p50(lat []time.Duration) time.Duration {
