@@ -58,6 +58,7 @@ type options struct {
 	burst       int
 	heapProfile string
 	peakProfile string
+	cpuProfile  string
 }
 
 func run() error {
@@ -75,6 +76,7 @@ func run() error {
 	flag.IntVar(&o.burst, "burst", 100_000, "memory: quick executions of the burst after the rounds")
 	flag.StringVar(&o.heapProfile, "heapprofile", "", "memory: write a heap profile here once the host is idle after the burst")
 	flag.StringVar(&o.peakProfile, "peakprofile", "", "memory: write a heap profile here once the first round's sleepers are all started")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "history: profile the CPU during each store's round of sleepers into PATH.used and PATH.fresh (the last round's)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: every setting is a flag (see -help)", flag.Args())

@@ -99,3 +99,16 @@ func writeHeapProfile(path string) error {
 	}
 	return f.Close()
 }
+
+// startCPUProfile profiles the CPU into path until the returned stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -254,6 +255,13 @@ func measureRound(ctx context.Context, o options, used, fresh string, usedFirst 
 		order = []int{1, 0}
 	}
 	for _, i := range order {
+		if o.cpuProfile != "" {
+			stop, err := startCPUProfile(fmt.Sprintf("%s.%s", o.cpuProfile, []string{"used", "fresh"}[i]))
+			if err != nil {
+				return m, err
+			}
+			defer stop()
+		}
 		if m[i].sleepers, err = s[i].sleepers(ctx, fmt.Sprintf("m%d", time.Now().UnixNano()), o.sleepers, o.sleep, o.par, nil); err != nil {
 			return m, err
 		}
@@ -261,6 +269,9 @@ func measureRound(ctx context.Context, o options, used, fresh string, usedFirst 
 			return m, err
 		}
 		m[i].mem = readMemory()
+		if o.cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
 	}
 	for i := range s {
 		if err := s[i].close(ctx); err != nil {
