@@ -118,7 +118,7 @@ func history(ctx context.Context, o options, wasm []byte, log *slog.Logger) erro
 		fmt.Printf("reusing the history in %s\n", used)
 	}
 	fmt.Printf("store after the build-up: %s\n", diskUse(used))
-	fmt.Printf("%-6s %-5s %10s %10s %12s %10s   %s\n", "round", "store", "W1 p50", "get p50", "get old p50", "sleepers", "memory after its sleepers (both stores open)")
+	fmt.Printf("%-6s %-5s %10s %10s %12s %10s   %s\n", "round", "store", "W1 p50", "get p50", "get old p50", "sleepers", "commits during its sleepers, mean sync; memory after them (both stores open)")
 	for i := 1; i <= o.rounds; i++ {
 		fresh := filepath.Join(o.dir, fmt.Sprintf("fresh-%d", i))
 		m, err := measureRound(ctx, o, used, fresh, i%2 == 1, wasm, log)
@@ -131,7 +131,7 @@ func history(ctx context.Context, o options, wasm []byte, log *slog.Logger) erro
 			if m[j].getOld > 0 {
 				old = m[j].getOld.String()
 			}
-			fmt.Printf("%-6d %-5s %10s %10s %12s %10s   %s\n", i, which, m[j].w1, m[j].get, old, m[j].sleepers.Round(10*time.Millisecond), m[j].mem)
+			fmt.Printf("%-6d %-5s %10s %10s %12s %10s   %d syncs of %s; %s\n", i, which, m[j].w1, m[j].get, old, m[j].sleepers.Round(10*time.Millisecond), m[j].syncs, m[j].syncMean.Round(time.Microsecond), m[j].mem)
 		}
 		fmt.Printf("%-6d %-5s %9.2fx %9.2fx %12s %9.2fx\n", i, "ratio", ratio(m[0].w1, m[1].w1), ratio(m[0].get, m[1].get), "", ratio(m[0].sleepers, m[1].sleepers))
 	}

@@ -190,6 +190,10 @@ func buildHistory(ctx context.Context, o options, dir string, wasm []byte, log *
 type measured struct {
 	w1, get, getOld, sleepers time.Duration
 	mem                       memoryFigures // after its sleepers, both hosts idle
+	// syncs and syncMean are the store's durable commits during its
+	// sleepers and their mean latency.
+	syncs    uint64
+	syncMean time.Duration
 }
 
 // measureRound opens the used store in used and a new one in fresh side by
@@ -262,11 +266,22 @@ func measureRound(ctx context.Context, o options, used, fresh string, usedFirst 
 			}
 			defer stop()
 		}
+		before, err := s[i].h.StoreStats(ctx)
+		if err != nil {
+			return m, err
+		}
 		if m[i].sleepers, err = s[i].sleepers(ctx, fmt.Sprintf("m%d", time.Now().UnixNano()), o.sleepers, o.sleep, o.par, nil); err != nil {
 			return m, err
 		}
 		if err := s[i].h.WaitIdle(ctx); err != nil {
 			return m, err
+		}
+		after, err := s[i].h.StoreStats(ctx)
+		if err != nil {
+			return m, err
+		}
+		if m[i].syncs = after.Syncs.Count - before.Syncs.Count; m[i].syncs > 0 {
+			m[i].syncMean = (after.Syncs.Sum - before.Syncs.Sum) / time.Duration(m[i].syncs)
 		}
 		m[i].mem = readMemory()
 		if o.cpuProfile != "" {
