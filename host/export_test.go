@@ -42,3 +42,10 @@ func SendingHTTP(h *Host, id string) bool {
 	defer h.httpMu.Unlock()
 	return h.inflight[id]
 }
+
+// Watching counts the promises someone in h waits on (Host.watchers).
+func Watching(h *Host) int {
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	return len(h.watchers)
+}

@@ -127,6 +127,7 @@ func (h *Host) execute(a *active) {
 		r.reserved = reserved
 		if err = r.fitModule(r.inst.inst.(*use).m); err != nil {
 			r.inst.inst.Close(h.ctx)
+			r.cancel(errRunOver)
 			reserved, r = r.reserved, nil
 		}
 	}
@@ -165,6 +166,10 @@ func (h *Host) execute(a *active) {
 		// Ended without writing anything (say, stopped): nothing will be.
 		r.held.dropIfHeld(cmp.Or[error](context.Cause(r.ctx), err, errNotOurs))
 	}
+	// A run's context is a child of the host's: until it is canceled, the
+	// host's context holds it (and the Done channel the engine made), so a
+	// host that ran a million executions held a million of them.
+	r.cancel(errRunOver)
 	if r.slot {
 		h.giveSlot()
 	}
@@ -213,6 +218,12 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 	r.pending.Exec, r.pending.Attempt = exec.ID, exec.Attempt
 	r.ctx, r.cancel = context.WithCancelCause(h.ctx)
 	r.ctx = context.WithValue(r.ctx, runKey{}, r)
+	prepared := false
+	defer func() {
+		if !prepared {
+			r.cancel(errRunOver) // see execute
+		}
+	}()
 	if exec.Module == "" {
 		r.reject(fmt.Sprintf("function %q is not deployed; deploy it, then invoke again", exec.Function), "")
 		return nil, nil
@@ -233,6 +244,7 @@ func (h *Host) prepare(id string, f *fresh) (*run, error) {
 	in.sys.bind(r)
 	r.sys = in.sys
 	r.inst = in
+	prepared = true
 	return r, nil
 }
 
@@ -250,6 +262,10 @@ func (r *run) call() error {
 // stop ends the run from another goroutine; the guest stops at its next loop
 // back-edge or host call.
 func (r *run) stop(cause error) { r.cancel(cause) }
+
+// errRunOver cancels a run's context once the run has ended (or could not
+// start), which releases it from the host's context; nothing reads it.
+var errRunOver = errors.New("the run is over")
 
 // output receives the guest's stdout/stderr.
 func (r *run) output(p []byte) {
@@ -552,17 +568,28 @@ func (r *run) awaitAny(hs []*handle) int {
 		ids[i] = hd.id
 	}
 	for {
-		w := r.h.watch(ids...)
-		for _, hd := range hs {
-			r.check(hd)
-		}
-		if i := firstSettled(hs); i >= 0 {
-			r.h.unwatch(w)
+		if i := r.awaitOnce(ids, hs); i >= 0 {
 			return i
 		}
-		r.block(w, hs)
-		r.h.unwatch(w)
 	}
+}
+
+// awaitOnce watches ids, checks hs and blocks until one of them may have
+// settled; it returns the first settled, or -1 to look again. The watcher
+// is removed however it returns: check and block unwind the guest (a
+// suspension, a stop), and a watcher left behind would be held, with the
+// promise sent to it, for as long as the host runs.
+func (r *run) awaitOnce(ids []string, hs []*handle) int {
+	w := r.h.watch(ids...)
+	defer r.h.unwatch(w)
+	for _, hd := range hs {
+		r.check(hd)
+	}
+	if i := firstSettled(hs); i >= 0 {
+		return i
+	}
+	r.block(w, hs)
+	return -1
 }
 
 // firstSettled returns the index of the earliest settled handle, -1 if none.
