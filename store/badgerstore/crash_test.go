@@ -33,6 +33,8 @@ func TestMain(m *testing.M) {
 		os.Exit(lockChild(os.Getenv(envDir)))
 	case "counters":
 		os.Exit(countersChild(os.Getenv(envDir)))
+	case "timers":
+		os.Exit(timersChild(os.Getenv(envDir)))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode")
 		os.Exit(2)

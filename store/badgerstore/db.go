@@ -141,6 +141,10 @@ func Open(dir string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
+	if err := bdb.View(d.floors.load); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
 	if d.readOnly {
 		log.Warn("the disk is at its reserve: the store is open read-only, writes are refused until space is freed",
 			"free", d.space.last.free, "reserve", d.space.reserve)

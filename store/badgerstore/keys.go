@@ -29,6 +29,7 @@ const (
 	kindVersion     = 'v' // v len name version       → function version
 	kindFunction    = 'f' // f name                   → latest version of a function
 	kindCounters    = 's' // s                        → counters (see stats.go)
+	kindFloor       = 'F' // F index kind             → the index's floor (see floors.go)
 )
 
 // maxKey stays under Badger's 65,000-byte key limit with room for our prefixes;

@@ -156,6 +156,7 @@ func (b *batch) begin() { b.txn = b.db.NewTransaction(true) }
 // fails only this operation; fatal means the batch's transaction could not be
 // committed and the store can no longer be trusted.
 func (b *batch) apply(t *tx) (opErr, fatal error) {
+	t.floors.persist(t) // in the same transaction as the writes: see floors.go
 	if len(b.applied) > 0 && (len(b.applied)+len(t.writes) > maxTxnWrites || b.bytes+t.bytes > maxTxnBytes) {
 		if err := b.commit(); err != nil {
 			return err, err
@@ -184,6 +185,7 @@ func (b *batch) apply(t *tx) (opErr, fatal error) {
 	b.applied = append(b.applied, t.writes...)
 	b.bytes += t.bytes
 	b.delta.add(&t.delta)
+	t.floors.persisted()
 	return nil, nil
 }
 

@@ -1,0 +1,288 @@
+package badgerstore
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"testing"
+	"time"
+
+	"github.com/reprise-wasm/reprise/store"
+)
+
+// storedPromise reads id as stored, not as it reads now (GetPromise shows a
+// pending promise past its timeout as timed out, fired or not).
+func storedPromise(t testing.TB, d *DB, id string) (p store.Promise, ok bool) {
+	t.Helper()
+	err := d.do(ctx, func(tx *tx) (err error) {
+		p, ok, err = tx.getPromise(id)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, ok
+}
+
+func reopen(t testing.TB, d *DB, dir string, c *clock) *DB {
+	t.Helper()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return openAt(t, dir, c)
+}
+
+// A restart starts the timer scan where the last one stored its floor,
+// past the tombstones of every timer that fired before, instead of at the
+// start of the index.
+func TestRestartKeepsTheTimerFloorPastFiredTimers(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{}
+	c.set(t0)
+	d := openAt(t, dir, c)
+	fireTimers(t, d, c, "old", 300)
+	create(t, d, store.Create{ID: "late", Timeout: c.now() + 1_000_000})
+	if s, _, _, err := d.Timeouts(ctx, c.now(), 1000, "", 0); err != nil || len(s) != 0 {
+		t.Fatalf("Timeouts = %d settled, %v", len(s), err) // raises the floor to "late"
+	}
+	create(t, d, store.Create{ID: "other", Timeout: store.NoTimeout}) // a write: stores it
+	d = reopen(t, d, dir, c)
+	if f := d.floors.of(kindTimer); f != c.now()+1_000_000 {
+		t.Fatalf("timer floor after a restart = %d, want the live timer's %d (the start of the index is %d)", f, c.now()+1_000_000, int64(math.MinInt64))
+	}
+	c.set(c.now() + 1_000_000)
+	if s, _, _, err := d.Timeouts(ctx, c.now(), 1000, "", 0); err != nil || len(s) != 1 || s[0].ID != "late" {
+		t.Fatalf("Timeouts after the restart = %v, %v; want late", s, err)
+	}
+}
+
+// A timer written below the stored floor — a timeout already past, or a
+// clock that went back — lowers the stored floor with it, so it fires
+// after a restart.
+func TestTimerBelowAStoredFloorFiresAfterRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		add  func(d *DB, c *clock)
+	}{
+		{"timeout in the past", func(d *DB, c *clock) {
+			create(t, d, store.Create{ID: "early", Timeout: c.now() - 5})
+		}},
+		{"clock went back", func(d *DB, c *clock) {
+			c.set(c.now() - 60_000)
+			create(t, d, store.Create{ID: "early", Timeout: c.now() + 1})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c := &clock{}
+			c.set(t0)
+			d := openAt(t, dir, c)
+			fireTimers(t, d, c, "old", 300)
+			create(t, d, store.Create{ID: "late", Timeout: c.now() + 1_000_000})
+			d.Timeouts(ctx, c.now(), 1000, "", 0)                             // raises the floor to "late"
+			create(t, d, store.Create{ID: "other", Timeout: store.NoTimeout}) // stores it
+			tc.add(d, c)
+			d = reopen(t, d, dir, c)
+			c.set(c.now() + 10)
+			s, _, next, err := d.Timeouts(ctx, c.now(), 1000, "", 0)
+			if err != nil || len(s) != 1 || s[0].ID != "early" {
+				t.Fatalf("Timeouts after the restart = %v, %v; want early", s, err)
+			}
+			if p, _ := storedPromise(t, d, "early"); p.State != store.RejectedTimedout {
+				t.Fatalf("early is stored %s, want timed out", p.State)
+			}
+			if p, _ := storedPromise(t, d, "late"); p.State != store.Pending || next != p.Timeout {
+				t.Fatalf("late is %s and next %d; want pending and next %d", p.State, next, p.Timeout)
+			}
+		})
+	}
+}
+
+// A task handed back with its old ready time sorts below the ready
+// index's stored floor; it is claimable after a restart.
+func TestTaskHandedBackBelowAStoredFloorIsClaimedAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{}
+	c.set(t0)
+	d := openAt(t, dir, c)
+	start(t, d, "held", "a") // ready at t0, claimed by a
+	c.set(t0 + 5000)
+	if _, _, err := d.StartExecution(ctx, store.Start{Promise: store.Create{ID: "later", Timeout: store.NoTimeout}}, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	c.set(t0 + 10_000)
+	if cl, _, err := d.ClaimTasks(ctx, "b", t0+4000, t0+60_000, 10); err != nil || len(cl) != 0 {
+		t.Fatalf("ClaimTasks before later is ready = %v, %v", cl, err) // raises the floor to t0+5000
+	}
+	create(t, d, store.Create{ID: "other", Timeout: store.NoTimeout})  // stores it
+	if err := d.ReleaseTasks(ctx, "a", []string{"held"}); err != nil { // ready again at t0
+		t.Fatal(err)
+	}
+	d = reopen(t, d, dir, c)
+	cl, _, err := d.ClaimTasks(ctx, "b", c.now(), c.now()+60_000, 10)
+	if err != nil || !containsExec(cl, "held") || !containsExec(cl, "later") {
+		t.Fatalf("ClaimTasks after the restart = %v, %v; want held and later", execs(cl), err)
+	}
+}
+
+// Opening voids an earlier owner's lease by writing it as lapsed at 0,
+// below the stored floor of the lease index: that floor goes down with it,
+// so a second restart still reclaims the owner's tasks.
+func TestTasksOfAnOwnerVoidedAtOpenAreReclaimedAfterASecondRestart(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{}
+	c.set(t0)
+	d := openAt(t, dir, c)
+	start(t, d, "held", "a") // a's lease until t0+60,000
+	if cl, _, err := d.ClaimTasks(ctx, "b", c.now(), c.now()+60_000, 10); err != nil || len(cl) != 0 {
+		t.Fatalf("ClaimTasks = %v, %v", cl, err) // raises the lease floor to a's lease
+	}
+	create(t, d, store.Create{ID: "other", Timeout: store.NoTimeout}) // stores it
+	d = reopen(t, d, dir, c)                                          // voids a's lease: lapsed at 0
+	d = reopen(t, d, dir, c)
+	cl, _, err := d.ClaimTasks(ctx, "b", c.now(), c.now()+60_000, 10)
+	if err != nil || !containsExec(cl, "held") {
+		t.Fatalf("ClaimTasks after two restarts = %v, %v; want held, its owner's lease voided", execs(cl), err)
+	}
+}
+
+// timersChild works in rounds, as the host's timer loop and its guests
+// do: it fires what is due until a scan finds nothing due (which raises
+// the floor to the first timer ahead), then creates timers from several
+// goroutines, half of them ahead and half already past (below that
+// floor), printing "ack ID TIMEOUT" for each, and waits a little before
+// the next round. It goes on until it is killed (or, should the parent be
+// gone, for a bounded time).
+func timersChild(dir string) int {
+	d, err := Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var out sync.Mutex // one write(2) per line: a kill cannot split a line
+	fmt.Println("started")
+	deadline := time.Now().Add(30 * time.Second)
+	for round := 0; time.Now().Before(deadline); round++ {
+		for {
+			s, _, _, err := d.Timeouts(ctx, time.Now().UnixMilli(), 100, "", 0)
+			if err != nil {
+				fail(err)
+			}
+			if len(s) == 0 {
+				break
+			}
+		}
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 8 {
+					id := fmt.Sprintf("t%05d-%d-%d", round, g, i)
+					timeout := time.Now().UnixMilli() + 50
+					if i%2 == 1 {
+						timeout -= 100
+					}
+					if _, _, err := d.CreatePromise(ctx, store.Create{ID: id, Timeout: timeout}); err != nil {
+						fail(err)
+					}
+					out.Lock()
+					os.Stdout.WriteString("ack " + id + " " + strconv.FormatInt(timeout, 10) + "\n")
+					out.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(20 * time.Millisecond)
+	}
+	return 0
+}
+
+// A process killed (SIGKILL) while it creates timers, half of them below
+// the floor its scans raised, loses none: after the restart, firing
+// what is due settles every timer it acknowledged.
+func TestCrashWhileTimersAreWrittenLosesNoTimer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	dir := t.TempDir()
+	cmd := helper(t, "timers", dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waited bool
+	t.Cleanup(func() {
+		if !waited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	const killAfter = 3000
+	r := bufio.NewReader(stdout)
+	acked := map[string]int64{}
+	killed := false
+	for {
+		line, err := r.ReadString('\n')
+		if err == io.EOF {
+			break // a fragment without its newline was never acknowledged
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 1 && f[0] == "started":
+		case len(f) == 3 && f[0] == "ack":
+			at, err := strconv.ParseInt(f[2], 10, 64)
+			if err != nil {
+				t.Fatalf("child said %q", line)
+			}
+			acked[f[1]] = at
+		default:
+			t.Fatalf("child said %q", line)
+		}
+		if len(acked) == killAfter && !killed {
+			if err := cmd.Process.Kill(); err != nil { // SIGKILL: no cleanup, no Close
+				t.Fatal(err)
+			}
+			killed = true
+		}
+	}
+	err = cmd.Wait()
+	waited = true
+	if !killed {
+		t.Fatalf("child ended before the kill (%d acks): %v", len(acked), err)
+	}
+
+	c := &clock{}
+	c.set(time.Now().UnixMilli() + 60_000) // every timer acknowledged is due
+	d := openAt(t, dir, c)
+	for {
+		s, _, _, err := d.Timeouts(ctx, c.now(), 1000, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s) == 0 {
+			break
+		}
+	}
+	for id, at := range acked {
+		p, ok := storedPromise(t, d, id)
+		if !ok || p.State != store.RejectedTimedout || p.Timeout != at {
+			t.Fatalf("timer %s (due %d) after the restart: found %v, %+v; want fired", id, at, ok, p)
+		}
+	}
+	t.Logf("child killed after %d acknowledged timers; all fired", len(acked))
+}
