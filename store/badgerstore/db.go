@@ -305,7 +305,7 @@ func (d *DB) commitLoop() {
 	defer close(d.exited)
 	var ops []*op
 	b := &batch{stats: &d.stats}
-	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors}
+	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors, places: map[string][]byte{}}
 	for range d.signal {
 		for {
 			d.mu.Lock()
@@ -352,6 +352,9 @@ func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
 				if fatal != nil {
 					d.fail(fatal)
 				}
+			}
+			if o.err == nil {
+				t.succeeded()
 			}
 		}
 	}

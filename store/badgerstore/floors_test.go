@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -285,4 +286,173 @@ func TestCrashWhileTimersAreWrittenLosesNoTimer(t *testing.T) {
 		}
 	}
 	t.Logf("child killed after %d acknowledged timers; all fired", len(acked))
+}
+
+// Tombstones between live entries — promises settled long before their
+// timeout — are read a bounded slice per scan: firing the timer before
+// them takes several scans, each saying to come back at once, and none
+// fires anything early.
+func TestTombstonesBetweenTimersAreReadInSlices(t *testing.T) {
+	d, c := newDB(t)
+	const settledEarly = 3 * maxWalk
+	err := d.do(ctx, func(tx *tx) error {
+		for i := range settledEarly {
+			if _, _, err := tx.create(store.Create{ID: fmt.Sprintf("early-%05d", i), Timeout: c.now() + 1000 + int64(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < settledEarly; i += 1000 {
+		err := d.do(ctx, func(tx *tx) error {
+			for j := i; j < min(i+1000, settledEarly); j++ {
+				if _, err := tx.settle(store.Settle{ID: fmt.Sprintf("early-%05d", j), State: store.Resolved}, "", 0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	create(t, d, store.Create{ID: "due", Timeout: c.now() + 10})
+	create(t, d, store.Create{ID: "far", Timeout: c.now() + 1_000_000})
+	c.set(c.now() + 1000 + settledEarly) // past every early one's timeout
+	var fired []string
+	scans := 0
+	for next := c.now(); next != 0 && next <= c.now(); scans++ {
+		if scans > 2*settledEarly/maxWalk+2 {
+			t.Fatalf("still scanning after %d scans", scans)
+		}
+		s, _, n, err := d.Timeouts(ctx, c.now(), 1000, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range s {
+			fired = append(fired, p.ID)
+		}
+		next = n
+		if next != 0 && next > c.now() && next != t0+1_000_000 {
+			t.Fatalf("next = %d, want far's %d", next, t0+1_000_000)
+		}
+	}
+	if len(fired) != 1 || fired[0] != "due" {
+		t.Fatalf("fired %v, want due alone", fired)
+	}
+	if scans < 2 {
+		t.Fatalf("one scan read all %d tombstones", settledEarly)
+	}
+}
+
+// startOwned starts n executions whose tasks owner claims, many to an
+// operation, and returns their ids.
+func startOwned(t testing.TB, d *DB, owner string, n int, leaseUntil int64) []string {
+	t.Helper()
+	var ids []string
+	for i := 0; i < n; i += 1000 {
+		err := d.do(ctx, func(tx *tx) error {
+			for j := i; j < min(i+1000, n); j++ {
+				id := fmt.Sprintf("%s-%05d", owner, j)
+				if _, _, _, err := tx.start(store.Start{Promise: store.Create{ID: id, Timeout: store.NoTimeout}}, owner, leaseUntil); err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// An owner that dies leaves, in its index of tasks, the tombstones of every
+// task it finished. Reclaiming its live tasks after a restart reads them a
+// bounded slice per ClaimTasks, each saying there is more, and claims every
+// live task once; a claim refused for want of space loses none.
+func TestReclaimingADeadOwnersTasksReadsWhatItFinishedInSlices(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{}
+	c.set(t0)
+	d := openAt(t, dir, c)
+	const n, every = 3 * maxWalk, 1000
+	ids := startOwned(t, d, "old", n, t0+3_600_000)
+	live := map[string]bool{}
+	for i := 0; i < n; i += 1000 {
+		err := d.do(ctx, func(tx *tx) error {
+			for j := i; j < min(i+1000, n); j++ {
+				if j%every == every-1 {
+					live[ids[j]] = true // still held when it dies
+					continue
+				}
+				if _, err := tx.settle(store.Settle{ID: ids[j], State: store.Resolved}, "", 0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	d = reopen(t, d, dir, c) // voids old's lease
+
+	d.SetQuota(1) // the first claims are refused: their slices must not count
+	refused := 0
+	for range 3 {
+		if _, _, err := d.ClaimTasks(ctx, "new", c.now(), c.now()+60_000, 100); err != nil {
+			var sf *store.StorageFullError
+			if !errors.As(err, &sf) {
+				t.Fatal(err)
+			}
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("setup: no claim was refused at a quota of 1 byte")
+	}
+	d.SetQuota(0)
+
+	claimed := map[string]int{}
+	calls := 0
+	for next := c.now(); next != 0 && next <= c.now(); calls++ {
+		if calls > 2*n/maxWalk+4 {
+			t.Fatalf("still reclaiming after %d claims", calls)
+		}
+		cl, nx, err := d.ClaimTasks(ctx, "new", c.now(), c.now()+60_000, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range cl {
+			claimed[tk.Exec]++
+		}
+		next = nx
+	}
+	if len(claimed) != len(live) {
+		t.Fatalf("reclaimed %d tasks, want the %d old held", len(claimed), len(live))
+	}
+	for id, k := range claimed {
+		if !live[id] || k != 1 {
+			t.Fatalf("%s reclaimed %d times (held by old: %v)", id, k, live[id])
+		}
+	}
+	if calls < 2 {
+		t.Fatalf("one ClaimTasks read all %d keys of the dead owner", n)
+	}
+	if _, ok, err := leaseOf(d, "old"); err != nil || ok {
+		t.Fatalf("old's lease record after its tasks were reclaimed: %v, %v; want gone", ok, err)
+	}
+}
+
+func leaseOf(d *DB, owner string) (until int64, ok bool, err error) {
+	err = d.do(ctx, func(tx *tx) (err error) {
+		until, ok, err = tx.ownerLease(owner)
+		return err
+	})
+	return until, ok, err
 }

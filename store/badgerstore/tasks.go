@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -224,29 +225,80 @@ type indexHit struct {
 	id  string
 }
 
+// maxWalk bounds the keys one scan of an index reads, tombstones and older
+// versions included. Tombstones can lie between live entries — promises
+// settled long before their timeout, tasks an owner finished before it
+// died — and a scan reads such a stretch a slice at a time, one slice per
+// operation, so that no operation holds the committer for long however
+// long the stretch.
+const maxWalk = 4096
+
+// walker follows a scanVersions scan: which versions are live, and how
+// many keys the scan may still read.
+type walker struct {
+	left int
+	last []byte // the key of the version read before
+}
+
+func newWalker() walker { return walker{left: maxWalk} }
+
+// live reports whether item is the newest version of a key and not a
+// tombstone; it counts item against the budget.
+func (w *walker) live(item *badger.Item) bool {
+	w.left--
+	k := item.Key()
+	if bytes.Equal(k, w.last) {
+		return false // an older version of the key before
+	}
+	w.last = append(w.last[:0], k...)
+	return !item.IsDeletedOrExpired()
+}
+
+// spent reports whether the scan has read all it may.
+func (w *walker) spent() bool { return w.left <= 0 }
+
 // scanIndex returns the entries of a time index with at <= until, up to
-// max, and the time of the first entry it left, 0 when none. It starts at
-// the index's floor (see floors), past the tombstones of entries deleted
-// before, and raises the floor to the first entry it finds.
+// max, and next: the time of the first entry it left, 0 when none. It
+// starts at the index's floor (see floors), past the tombstones of entries
+// deleted before, and raises the floor to the first entry it finds. It
+// reads at most maxWalk keys: one that stops there returns as next the
+// time it got to, at or before the first entry left, so that its caller
+// comes back then (at once, when that is due).
 func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next int64, err error) {
 	first, seen := int64(0), false
-	err = t.scan([]byte{kind}, timeKey(kind, t.floors.of(kind), ""), func(item *badger.Item) (bool, error) {
+	reached, cut := int64(0), false // the time of the last key read; whether maxWalk stopped the scan
+	w := newWalker()
+	err = t.scanVersions([]byte{kind}, timeKey(kind, t.floors.of(kind), ""), func(item *badger.Item) (bool, error) {
 		at, id, err := splitTimeKey(item.Key())
 		if err != nil {
 			return false, err
 		}
-		if !seen {
-			first, seen = at, true
+		if w.live(item) {
+			if !seen {
+				first, seen = at, true
+			}
+			if at > until || len(hits) >= max {
+				next = at
+				return false, nil
+			}
+			hits = append(hits, indexHit{item.KeyCopy(nil), at, id})
 		}
-		if at > until || len(hits) >= max {
-			next = at
+		reached = at
+		if w.spent() {
+			next, cut = at, true
 			return false, nil
 		}
-		hits = append(hits, indexHit{item.KeyCopy(nil), at, id})
 		return true, nil
 	})
-	if err == nil {
-		t.floors.raise(kind, first, seen)
+	switch {
+	case err != nil:
+	case seen:
+		t.floors.raise(kind, first, true)
+	case cut:
+		// It read only tombstones, up to where it got.
+		t.floors.raise(kind, reached, true)
+	default:
+		t.floors.raise(kind, 0, false)
 	}
 	return hits, next, err
 }
@@ -279,11 +331,12 @@ func (d *DB) ClaimTasks(ctx context.Context, owner string, now, leaseUntil int64
 		var orphans []orphanTask
 		var lapsed []lapsedOwner
 		if room := max - len(ready); room > 0 {
-			orphans, lapsed, err = t.scanLapsed(now, room)
+			var more bool
+			orphans, lapsed, more, err = t.scanLapsed(now, room)
 			if err != nil {
 				return err
 			}
-			if len(orphans) == room { // lapsed owners may hold more: claimable now
+			if more { // lapsed owners may hold more: claimable now
 				next = earliest(next, now)
 			}
 		}
@@ -425,9 +478,10 @@ func (d *DB) voidLegacyLeases() (int, error) {
 	const round = 2000
 	total := 0
 	for {
-		n := 0
+		n, next := 0, int64(0)
 		err := d.runAlone(func(t *tx) error {
-			leased, _, err := t.scanIndex(kindLegacyLease, math.MaxInt64, round)
+			leased, left, err := t.scanIndex(kindLegacyLease, math.MaxInt64, round)
+			next = left
 			if err != nil {
 				return err
 			}
@@ -451,7 +505,7 @@ func (d *DB) voidLegacyLeases() (int, error) {
 			return total, err
 		}
 		total += n
-		if n < round {
+		if next == 0 { // none left (a full round, or tombstones, leave one)
 			return total, nil
 		}
 	}
@@ -461,7 +515,7 @@ func (d *DB) voidLegacyLeases() (int, error) {
 // starts.
 func (d *DB) runAlone(fn func(t *tx) error) error {
 	b := &batch{db: d.bdb, stats: &d.stats}
-	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors}
+	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors, places: map[string][]byte{}}
 	b.begin()
 	t.reset(b.txn, d.nowMs())
 	err := runOp(fn, t)
@@ -472,5 +526,9 @@ func (d *DB) runAlone(fn func(t *tx) error) error {
 		b.discard()
 		return err
 	}
-	return b.finish()
+	if err := b.finish(); err != nil {
+		return err
+	}
+	t.succeeded()
+	return nil
 }

@@ -43,12 +43,16 @@ type tx struct {
 	err    error    // an invalid write; fails the operation
 	delta  counters // what the operation changes of the counters
 	floors *floors  // the DB's, owned by the committer goroutine
+	// places are where reclaiming each owner's tasks got to in this
+	// operation; they become floors.owners if it succeeds.
+	places map[string][]byte
 }
 
 func (t *tx) reset(txn *badger.Txn, now int64) {
 	clear(t.writes) // drop references for the GC
 	t.writes = t.writes[:0]
 	clear(t.index)
+	clear(t.places)
 	t.txn, t.now, t.bytes, t.err, t.delta = txn, now, 0, nil, counters{}
 }
 
@@ -79,6 +83,13 @@ func (t *tx) get(key []byte, fn func(val []byte) error) (bool, error) {
 		return false, fmt.Errorf("read %q: %w", key, err)
 	}
 	return true, nil
+}
+
+// succeeded keeps what the operation, now applied, learnt of the indexes.
+func (t *tx) succeeded() {
+	for owner, place := range t.places {
+		t.floors.owners[owner] = place
+	}
 }
 
 func (t *tx) has(key []byte) (bool, error) { return t.get(key, nil) }
@@ -118,10 +129,22 @@ func (t *tx) put(w write) {
 // buffered ones, so an operation must scan before it writes; doing otherwise
 // is a bug this reports.
 func (t *tx) scan(prefix, start []byte, fn func(item *badger.Item) (more bool, err error)) error {
+	return t.scanOpts(badger.IteratorOptions{Prefix: prefix}, start, fn)
+}
+
+// scanVersions is scan over every version of every key, tombstones
+// included (item.IsDeletedOrExpired), newest version of a key first: for
+// a scan that bounds what it reads, tombstones and all (see walk).
+func (t *tx) scanVersions(prefix, start []byte, fn func(item *badger.Item) (more bool, err error)) error {
+	return t.scanOpts(badger.IteratorOptions{Prefix: prefix, AllVersions: true}, start, fn)
+}
+
+func (t *tx) scanOpts(opts badger.IteratorOptions, start []byte, fn func(item *badger.Item) (more bool, err error)) error {
+	prefix := opts.Prefix
 	if len(t.writes) > 0 {
 		return errors.New("internal error: scan after write in one store operation")
 	}
-	it := t.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	it := t.txn.NewIterator(opts)
 	defer it.Close()
 	if start == nil || bytes.Compare(start, prefix) < 0 {
 		start = prefix
