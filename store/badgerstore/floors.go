@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -66,7 +67,51 @@ type floors struct {
 	// the floor the store holds (as of the operations applied to the
 	// batch); pending is what the operation being applied stores.
 	cur, durable, pending [len(floorKinds)]int64
-	owners                map[string][]byte
+	// gaps are, per index, the last stretch of tombstones a scan read
+	// whole: the next scan seeks past it.
+	gaps   [len(floorKinds)]gap
+	owners map[string][]byte
+}
+
+// gap is a stretch of an index that holds no live entry: every key k with
+// from <= k < to is a tombstone, or absent. A zero gap is none.
+//
+// Like the floor, it is kept right by writes: writing an entry inside it
+// (tx.put, floors.lower) makes it start past that entry, at once, whether
+// or not the operation then succeeds. It lives in memory only: after a
+// restart, scans find the stretches again, a slice at a time.
+type gap struct{ from, to []byte }
+
+// holds reports whether key lies in g.
+func (g gap) holds(key []byte) bool {
+	return g.from != nil && bytes.Compare(key, g.from) >= 0 && bytes.Compare(key, g.to) < 0
+}
+
+// gapOf is the gap of index kind.
+func (f *floors) gapOf(kind byte) gap {
+	if i := slot(kind); i >= 0 {
+		return f.gaps[i]
+	}
+	return gap{}
+}
+
+// found records a stretch of tombstones a scan of index kind read (none
+// when g is zero). It replaces the gap known before when it reaches it
+// (a scan that read through the old gap seeks across it, so the stretch
+// it found holds it), and joins it when it ends where the old one starts;
+// a stretch that ends before the old gap leaves it be.
+func (f *floors) found(kind byte, g gap) {
+	i := slot(kind)
+	if i < 0 || g.from == nil {
+		return
+	}
+	old := f.gaps[i]
+	switch c := bytes.Compare(g.to, old.from); {
+	case old.from == nil || c > 0:
+		f.gaps[i] = g
+	case c == 0:
+		f.gaps[i] = gap{g.from, old.to}
+	}
 }
 
 // floorKinds are the indexes with a floor, in the order of floors' arrays.
@@ -161,6 +206,16 @@ func (f *floors) lower(key []byte) {
 	}
 	if i := slot(key[0]); i >= 0 {
 		f.cur[i] = min(f.cur[i], keyTime(key[1:9]))
+		if g := &f.gaps[i]; g.holds(key) {
+			// Keep the part past the entry: new entries are mostly
+			// near the start of a stretch (a sleep of a second among
+			// promises settled before their timeout an hour ahead),
+			// and a scan reads what lies before it on the way anyway.
+			g.from = append(bytes.Clone(key), 0)
+			if bytes.Compare(g.from, g.to) >= 0 {
+				*g = gap{}
+			}
+		}
 	}
 }
 

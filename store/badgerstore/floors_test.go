@@ -346,6 +346,59 @@ func TestTombstonesBetweenTimersAreReadInSlices(t *testing.T) {
 	if scans < 2 {
 		t.Fatalf("one scan read all %d tombstones", settledEarly)
 	}
+	// Once read whole, the stretch is skipped: the next timer fired before
+	// it finds the far one as next in one scan.
+	create(t, d, store.Create{ID: "due2", Timeout: t0 + 500}) // due, before the stretch
+	s, _, next, err := d.Timeouts(ctx, c.now(), 1000, "", 0)
+	if err != nil || len(s) != 1 || s[0].ID != "due2" || next != t0+1_000_000 {
+		t.Fatalf("Timeouts after the stretch was read = %v, next %d, %v; want due2 and next %d", s, next, err, t0+1_000_000)
+	}
+	// A timer written inside the stretch is found all the same (past
+	// the part of the stretch before it, read again a slice at a time).
+	create(t, d, store.Create{ID: "inside", Timeout: t0 + 1000 + settledEarly/2})
+	fired = nil
+	next = c.now()
+	for i := 0; next != 0 && next <= c.now(); i++ {
+		if i > 2*settledEarly/maxWalk+2 {
+			t.Fatalf("still scanning after %d scans", i)
+		}
+		if s, _, next, err = d.Timeouts(ctx, c.now(), 1000, "", 0); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range s {
+			fired = append(fired, p.ID)
+		}
+	}
+	if len(fired) != 1 || fired[0] != "inside" || next != t0+1_000_000 {
+		t.Fatalf("after a timer was written inside the stretch, fired %v, next %d; want inside, and next far's %d", fired, next, t0+1_000_000)
+	}
+}
+
+// A task handed back with a ready time inside a stretch of tombstones a
+// scan read whole (the tasks claimed around it) is claimed again.
+func TestTaskHandedBackInsideAStretchOfTombstonesIsClaimed(t *testing.T) {
+	d, c := newDB(t)
+	for i := range 300 {
+		c.set(t0 + int64(i))
+		if _, _, err := d.StartExecution(ctx, store.Start{Promise: store.Create{ID: fmt.Sprintf("e%03d", i), Timeout: store.NoTimeout}}, "", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cl, _, err := d.ClaimTasks(ctx, "a", c.now(), c.now()+60_000, 1000); err != nil || len(cl) != 300 {
+		t.Fatalf("ClaimTasks = %d, %v", len(cl), err)
+	}
+	for range 2 { // reads the stretch of tombstones whole
+		if cl, _, err := d.ClaimTasks(ctx, "a", c.now(), c.now()+60_000, 1000); err != nil || len(cl) != 0 {
+			t.Fatalf("ClaimTasks of nothing = %d, %v", len(cl), err)
+		}
+	}
+	if err := d.ReleaseTasks(ctx, "a", []string{"e150"}); err != nil { // ready again at t0+150
+		t.Fatal(err)
+	}
+	cl, _, err := d.ClaimTasks(ctx, "b", c.now(), c.now()+60_000, 1000)
+	if err != nil || len(cl) != 1 || cl[0].Exec != "e150" {
+		t.Fatalf("ClaimTasks after e150 was handed back = %v, %v; want e150", execs(cl), err)
+	}
 }
 
 // startOwned starts n executions whose tasks owner claims, many to an

@@ -113,16 +113,16 @@ func (t *tx) scanLapsed(now int64, room int) (orphans []orphanTask, empty []laps
 		prefix := ownerPrefix(h.id)
 		var last []byte
 		left := false
-		err = t.scanVersions(prefix, t.floors.owners[h.id], func(item *badger.Item) (bool, error) {
+		err = t.scanVersions(prefix, t.floors.owners[h.id], func(item *badger.Item) ([]byte, bool, error) {
 			if len(orphans) >= room || w.spent() {
 				left = true
-				return false, nil
+				return nil, false, nil
 			}
 			if w.live(item) {
 				orphans = append(orphans, orphanTask{h.id, string(item.Key()[len(prefix):])})
 			}
 			last = item.KeyCopy(last[:0])
-			return true, nil
+			return nil, true, nil
 		})
 		if err != nil {
 			return nil, nil, false, err

@@ -242,16 +242,23 @@ type walker struct {
 
 func newWalker() walker { return walker{left: maxWalk} }
 
-// live reports whether item is the newest version of a key and not a
-// tombstone; it counts item against the budget.
-func (w *walker) live(item *badger.Item) bool {
+// read counts item against the budget and reports whether it is the
+// newest version of its key, the one that says whether the key is live;
+// an older one says nothing.
+func (w *walker) read(item *badger.Item) (newest bool) {
 	w.left--
 	k := item.Key()
 	if bytes.Equal(k, w.last) {
-		return false // an older version of the key before
+		return false
 	}
 	w.last = append(w.last[:0], k...)
-	return !item.IsDeletedOrExpired()
+	return true
+}
+
+// live reports whether item is the newest version of a key and not a
+// tombstone; it counts item against the budget.
+func (w *walker) live(item *badger.Item) bool {
+	return w.read(item) && !item.IsDeletedOrExpired()
 }
 
 // spent reports whether the scan has read all it may.
@@ -260,38 +267,73 @@ func (w *walker) spent() bool { return w.left <= 0 }
 // scanIndex returns the entries of a time index with at <= until, up to
 // max, and next: the time of the first entry it left, 0 when none. It
 // starts at the index's floor (see floors), past the tombstones of entries
-// deleted before, and raises the floor to the first entry it finds. It
-// reads at most maxWalk keys: one that stops there returns as next the
-// time it got to, at or before the first entry left, so that its caller
-// comes back then (at once, when that is due).
+// deleted before, and raises the floor to the first entry it finds; it
+// seeks past the stretch of tombstones a scan found before (floors.gaps),
+// and remembers the last one it finds. It reads at most maxWalk keys: one
+// that stops there returns as next the time it got to, at or before the
+// first entry left, so that its caller comes back then (at once, when
+// that is due).
 func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next int64, err error) {
 	first, seen := int64(0), false
 	reached, cut := int64(0), false // the time of the last key read; whether maxWalk stopped the scan
 	w := newWalker()
-	err = t.scanVersions([]byte{kind}, timeKey(kind, t.floors.of(kind), ""), func(item *badger.Item) (bool, error) {
-		at, id, err := splitTimeKey(item.Key())
-		if err != nil {
-			return false, err
+	g := t.floors.gapOf(kind)
+	var dead []byte // the first key of the stretch of tombstones being read
+	var found gap   // the last whole stretch of tombstones read
+	ended := true   // the scan read to the end of the index
+	err = t.scanVersions([]byte{kind}, timeKey(kind, t.floors.of(kind), ""), func(item *badger.Item) ([]byte, bool, error) {
+		k := item.Key()
+		if g.holds(k) {
+			if dead == nil {
+				dead = g.from
+			}
+			w.left--
+			to := g.to
+			g = gap{}
+			return to, true, nil
 		}
-		if w.live(item) {
+		at, id, err := splitTimeKey(k)
+		if err != nil {
+			return nil, false, err
+		}
+		switch {
+		case !w.read(item):
+			// An older version of the key before, live or not.
+		case item.IsDeletedOrExpired():
+			if dead == nil {
+				dead = bytes.Clone(k)
+			}
+		default:
+			if dead != nil {
+				found, dead = gap{dead, bytes.Clone(k)}, nil
+			}
 			if !seen {
 				first, seen = at, true
 			}
 			if at > until || len(hits) >= max {
-				next = at
-				return false, nil
+				next, ended = at, false
+				return nil, false, nil
 			}
 			hits = append(hits, indexHit{item.KeyCopy(nil), at, id})
 		}
 		reached = at
 		if w.spent() {
-			next, cut = at, true
-			return false, nil
+			if dead != nil {
+				found = gap{dead, append(bytes.Clone(k), 0)}
+			}
+			next, cut, ended = at, true, false
+			return nil, false, nil
 		}
-		return true, nil
+		return nil, true, nil
 	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if ended && dead != nil {
+		found = gap{dead, []byte{kind + 1}} // to the end of the index
+	}
+	t.floors.found(kind, found)
 	switch {
-	case err != nil:
 	case seen:
 		t.floors.raise(kind, first, true)
 	case cut:
@@ -300,7 +342,7 @@ func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next i
 	default:
 		t.floors.raise(kind, 0, false)
 	}
-	return hits, next, err
+	return hits, next, nil
 }
 
 // staleIndex drops an index entry whose record is missing or does not match.

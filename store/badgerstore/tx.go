@@ -129,17 +129,21 @@ func (t *tx) put(w write) {
 // buffered ones, so an operation must scan before it writes; doing otherwise
 // is a bug this reports.
 func (t *tx) scan(prefix, start []byte, fn func(item *badger.Item) (more bool, err error)) error {
-	return t.scanOpts(badger.IteratorOptions{Prefix: prefix}, start, fn)
+	return t.scanOpts(badger.IteratorOptions{Prefix: prefix}, start, func(item *badger.Item) ([]byte, bool, error) {
+		more, err := fn(item)
+		return nil, more, err
+	})
 }
 
 // scanVersions is scan over every version of every key, tombstones
 // included (item.IsDeletedOrExpired), newest version of a key first: for
-// a scan that bounds what it reads, tombstones and all (see walk).
-func (t *tx) scanVersions(prefix, start []byte, fn func(item *badger.Item) (more bool, err error)) error {
+// a scan that bounds what it reads, tombstones and all (see walker). fn
+// may return a key to seek to, instead of going on to the next.
+func (t *tx) scanVersions(prefix, start []byte, fn func(item *badger.Item) (seek []byte, more bool, err error)) error {
 	return t.scanOpts(badger.IteratorOptions{Prefix: prefix, AllVersions: true}, start, fn)
 }
 
-func (t *tx) scanOpts(opts badger.IteratorOptions, start []byte, fn func(item *badger.Item) (more bool, err error)) error {
+func (t *tx) scanOpts(opts badger.IteratorOptions, start []byte, fn func(item *badger.Item) (seek []byte, more bool, err error)) error {
 	prefix := opts.Prefix
 	if len(t.writes) > 0 {
 		return errors.New("internal error: scan after write in one store operation")
@@ -149,13 +153,18 @@ func (t *tx) scanOpts(opts badger.IteratorOptions, start []byte, fn func(item *b
 	if start == nil || bytes.Compare(start, prefix) < 0 {
 		start = prefix
 	}
-	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
-		more, err := fn(it.Item())
+	for it.Seek(start); it.ValidForPrefix(prefix); {
+		seek, more, err := fn(it.Item())
 		if err != nil {
 			return err
 		}
 		if !more {
 			break
+		}
+		if seek != nil {
+			it.Seek(seek)
+		} else {
+			it.Next()
 		}
 	}
 	return nil
