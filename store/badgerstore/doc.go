@@ -14,9 +14,13 @@
 // timers); leases.go (a lease per owner: a claimed task's lease is its
 // owner's, so Heartbeat writes one record and the tasks of a lapsed owner
 // are reclaimed a slice at a time); functions.go (modules and
-// functions); stats.go (the counters behind Stats). keys.go documents the
-// key layout, one prefix byte per kind of record plus the indexes (timers,
-// ready and leased tasks, tasks by owner, callbacks); codec.go the values'
+// functions); stats.go (the counters behind Stats); floors.go (where each
+// time index's live entries begin, stored with the writes that move it so
+// that a restart does not read the tombstones of everything that fired
+// before, the stretches of tombstones a scan skips, and the bound on what
+// one scan reads). keys.go documents the key layout, one prefix byte per
+// kind of record plus the indexes (timers, ready and leased tasks, tasks
+// by owner, callbacks) and the stored floors; codec.go the values'
 // versioned encoding. db.go is the committer, tx.go the transaction an
 // operation runs in. open.go holds Badger's options — sized for one small
 // store per tenant (16 MiB memtables, two of them, values from 1 KiB in the
@@ -59,6 +63,12 @@
 // operation leaves nothing behind. The committer is the only writer, so
 // Badger's conflict detection is off. A batch that grows large is split into
 // several transactions, each committed (and synced) before the next begins.
+//
+// Nothing in the committer may take long, since every operation waits for
+// it: operations are point reads and writes, and a scan of an index reads
+// at most a bounded slice of it (maxWalk keys, tombstones included),
+// starting past the tombstones of what earlier scans consumed (floors.go),
+// so its cost follows the live entries, not the store's history.
 //
 // The fsync is Badger's own SyncWrites, not an explicit DB.Sync after a
 // commit without it: DB.Sync syncs only the active memtable log and value log

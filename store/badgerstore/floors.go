@@ -39,29 +39,53 @@ import (
 // point, the operation's own entries included, since writing an entry
 // lowered it. An entry written below the stored floor — a timeout already
 // past, a clock that went back, a task handed back with its old ready
-// time — therefore lowers the stored floor in the very transaction that
-// writes the entry: no crash can separate them. An operation that fails,
-// or that only reads, stores nothing; its raises are stored by the next
-// operation that writes, and until then the stored floor is merely lower
-// than it could be, which costs the first scan after a restart the
-// tombstones since (those of one operation, usually).
+// time, a lease voided at open — therefore lowers the stored floor in the
+// very transaction that writes the entry: no crash can separate them. An
+// operation that fails, or that only reads, stores nothing; its raises
+// are stored by the next operation that writes, and until then the stored
+// floor is merely lower than it could be, which costs the first scan after
+// a restart the tombstones since (those of one operation, usually).
 //
 // Rebuilding the floors at start instead, by a scan that skips tombstones,
 // would walk them all the same (Badger skips a tombstone only by reading
-// it); a key per index costs one small write per batch that moves a floor,
-// in a transaction that is committed and synced anyway. A store written
-// before floors were stored has none: its first scan of each index starts
-// at the beginning, once.
+// it), and an in-memory timer wheel rebuilt at start would have to read
+// the live timers by that same scan; a key per index costs one small
+// write per batch that moves a floor, in a transaction that is committed
+// and synced anyway. A store written before floors were stored has none:
+// its first scans of each index start at the beginning, once, in slices
+// (below).
+//
+// # Tombstones between live entries
+//
+// The floor covers what lies below the first live entry. Tombstones also
+// lie between live ones: promises settled long before their timeout (an
+// approval answered in minutes, its timer an hour ahead), the tasks a dead
+// owner finished before it died. Two things bound what a scan reads there:
+//   - No scan reads more than maxWalk keys (tombstones and older versions
+//     included, scanVersions); one that stops there returns as next the
+//     time it got to, which is at or before the next live entry, so its
+//     caller (the timer or task loop) comes back then, at once if it is
+//     due, and nothing is ever found late. So no operation holds the
+//     committer for long, however long the stretch.
+//   - gaps remembers, per index, the last stretch of tombstones a scan
+//     read whole (from a tombstone to the next live entry, or to where the
+//     scan stopped, joined across slices), and the next scan seeks past it.
+//     A write of an entry inside it moves its start past the entry, at
+//     once, as a write lowers the floor. It is not stored: after a
+//     restart the first scans find the stretch again, a slice each.
 //
 // Only the committer goroutine uses them (and Open, before the committer
 // starts), so they need no lock.
 //
 // owners is the same for the tasks of an owner whose lease lapsed: where
-// reclaiming them has got to (the key after the last one reclaimed), so
-// each slice seeks past the tombstones of the slices before. A task
-// claimed for that owner again (it was only late) may sort before it, so
-// claiming one for an owner forgets its place. It is not stored: after a
-// restart every owner's place is forgotten.
+// reclaiming them has got to (the key after the last one read), so each
+// slice seeks past the tombstones of the slices before. It moves only once
+// the operation that read the slice has succeeded (tx.places), so a claim
+// that failed is read again. A task claimed for that owner again (it was
+// only late) may sort before it, so claiming one for an owner forgets its
+// place. It is not stored: after a restart every owner's place is
+// forgotten, and the owner's index is read again from its start, a slice
+// per ClaimTasks.
 type floors struct {
 	// cur is where each index's live entries begin, at most; durable is
 	// the floor the store holds (as of the operations applied to the
