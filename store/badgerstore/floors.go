@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -67,9 +68,9 @@ import (
 //     caller (the timer or task loop) comes back then, at once if it is
 //     due, and nothing is ever found late. So no operation holds the
 //     committer for long, however long the stretch.
-//   - gaps remembers, per index, the last stretch of tombstones a scan
-//     read whole (from a tombstone to the next live entry, or to where the
-//     scan stopped, joined across slices), and the next scan seeks past it.
+//   - gaps remembers, per index, a few stretches of tombstones scans read
+//     whole (from a tombstone to the next live entry, or to where the scan
+//     stopped, joined across slices), and the next scan seeks past them.
 //     A write of an entry inside it moves its start past the entry, at
 //     once, as a write lowers the floor. It is not stored: after a
 //     restart the first scans find the stretch again, a slice each.
@@ -91,14 +92,18 @@ type floors struct {
 	// the floor the store holds (as of the operations applied to the
 	// batch); pending is what the operation being applied stores.
 	cur, durable, pending [len(floorKinds)]int64
-	// gaps are, per index, the last stretch of tombstones a scan read
-	// whole: the next scan seeks past it.
-	gaps   [len(floorKinds)]gap
+	// gaps are, per index, stretches of tombstones scans read whole, in
+	// key order, at most maxGaps: the next scan seeks past them.
+	gaps   [len(floorKinds)][]gap
 	owners map[string][]byte
 }
 
+// maxGaps bounds the gaps kept per index; past it, the one farthest from
+// the floor goes (a scan meets the nearer ones first).
+const maxGaps = 4
+
 // gap is a stretch of an index that holds no live entry: every key k with
-// from <= k < to is a tombstone, or absent. A zero gap is none.
+// from <= k < to is a tombstone, or absent.
 //
 // Like the floor, it is kept right by writes: writing an entry inside it
 // (tx.put, floors.lower) makes it start past that entry, at once, whether
@@ -108,34 +113,58 @@ type gap struct{ from, to []byte }
 
 // holds reports whether key lies in g.
 func (g gap) holds(key []byte) bool {
-	return g.from != nil && bytes.Compare(key, g.from) >= 0 && bytes.Compare(key, g.to) < 0
+	return bytes.Compare(key, g.from) >= 0 && bytes.Compare(key, g.to) < 0
 }
 
-// gapOf is the gap of index kind.
-func (f *floors) gapOf(kind byte) gap {
+// past returns where the gap of index kind that holds key ends, nil when
+// none holds it.
+func (f *floors) past(kind byte, key []byte) []byte {
 	if i := slot(kind); i >= 0 {
-		return f.gaps[i]
+		for _, g := range f.gaps[i] {
+			if g.holds(key) {
+				return g.to
+			}
+		}
 	}
-	return gap{}
+	return nil
 }
 
-// found records a stretch of tombstones a scan of index kind read (none
-// when g is zero). It replaces the gap known before when it reaches it
-// (a scan that read through the old gap seeks across it, so the stretch
-// it found holds it), and joins it when it ends where the old one starts;
-// a stretch that ends before the old gap leaves it be.
+// found records a stretch of tombstones a scan of index kind read,
+// joining the gaps it overlaps or touches. A scan that stopped at maxWalk
+// records where it got, so the next one goes on from there.
 func (f *floors) found(kind byte, g gap) {
 	i := slot(kind)
-	if i < 0 || g.from == nil {
+	if i < 0 {
 		return
 	}
-	old := f.gaps[i]
-	switch c := bytes.Compare(g.to, old.from); {
-	case old.from == nil || c > 0:
-		f.gaps[i] = g
-	case c == 0:
-		f.gaps[i] = gap{g.from, old.to}
+	gs := f.gaps[i][:0:0]
+	at := -1 // where g goes in gs
+	for _, e := range f.gaps[i] {
+		switch {
+		case bytes.Compare(e.to, g.from) < 0: // before g
+			gs = append(gs, e)
+		case bytes.Compare(g.to, e.from) < 0: // after g
+			if at < 0 {
+				at = len(gs)
+				gs = append(gs, g)
+			}
+			gs = append(gs, e)
+		default: // overlaps or touches g: one stretch
+			if bytes.Compare(e.from, g.from) < 0 {
+				g.from = e.from
+			}
+			if bytes.Compare(e.to, g.to) > 0 {
+				g.to = e.to
+			}
+		}
 	}
+	if at < 0 {
+		gs = append(gs, g)
+	}
+	if len(gs) > maxGaps {
+		gs = gs[:maxGaps]
+	}
+	f.gaps[i] = gs
 }
 
 // floorKinds are the indexes with a floor, in the order of floors' arrays.
@@ -230,14 +259,17 @@ func (f *floors) lower(key []byte) {
 	}
 	if i := slot(key[0]); i >= 0 {
 		f.cur[i] = min(f.cur[i], keyTime(key[1:9]))
-		if g := &f.gaps[i]; g.holds(key) {
-			// Keep the part past the entry: new entries are mostly
-			// near the start of a stretch (a sleep of a second among
-			// promises settled before their timeout an hour ahead),
-			// and a scan reads what lies before it on the way anyway.
-			g.from = append(bytes.Clone(key), 0)
-			if bytes.Compare(g.from, g.to) >= 0 {
-				*g = gap{}
+		for j := range f.gaps[i] {
+			if g := &f.gaps[i][j]; g.holds(key) {
+				// Keep the part past the entry: new entries are mostly
+				// near the start of a stretch (a sleep of a second among
+				// promises settled before their timeout an hour ahead),
+				// and a scan reads what lies before it on the way anyway.
+				g.from = append(bytes.Clone(key), 0)
+				if bytes.Compare(g.from, g.to) >= 0 {
+					f.gaps[i] = slices.Delete(f.gaps[i], j, j+1)
+				}
+				break
 			}
 		}
 	}

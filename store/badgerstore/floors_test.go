@@ -509,3 +509,40 @@ func leaseOf(d *DB, owner string) (until int64, ok bool, err error) {
 	})
 	return until, ok, err
 }
+
+// A fan-out's timers share one deadline, so the floor (a time) cannot move
+// past those fired before within that ms: the tombstones of each batch
+// fired lie before the next batch. Firing them in batches still gets
+// through them all, each scan past the stretch the scans before it read.
+func TestTimersSharingADeadlineFireInBatches(t *testing.T) {
+	d, c := newDB(t)
+	const n = 20_000
+	for i := 0; i < n; i += 2000 {
+		err := d.do(ctx, func(tx *tx) error {
+			for j := i; j < i+2000; j++ {
+				if _, _, err := tx.create(store.Create{ID: fmt.Sprintf("child-%05d.1", j), Timeout: c.now() + 1}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.set(c.now() + 1)
+	fired, scans := 0, 0
+	for next := c.now(); next != 0 && next <= c.now(); scans++ {
+		if scans > 2*n/1000 {
+			t.Fatalf("%d scans fired %d of %d timers", scans, fired, n)
+		}
+		s, _, nx, err := d.Timeouts(ctx, c.now(), 1000, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fired, next = fired+len(s), nx
+	}
+	if fired != n {
+		t.Fatalf("fired %d of %d", fired, n)
+	}
+}

@@ -123,11 +123,11 @@ func buildHistory(tb testing.TB, d *DB, c *clock, n int) {
 		}
 		c.set(c.now() + 1)
 		for fired := 0; fired < round; {
-			s, _, _, err := d.Timeouts(ctx, c.now(), 1000, "", 0)
-			if err != nil || len(s) == 0 {
-				tb.Fatalf("Timeouts after %d of %d: %d settled, %v", fired, round, len(s), err)
+			s, _, next, err := d.Timeouts(ctx, c.now(), 1000, "", 0)
+			if err != nil || len(s) == 0 && (next == 0 || next > c.now()) {
+				tb.Fatalf("round %d: Timeouts after %d of %d: %d settled, next %d (now %d), %v", i/historyRound, fired, round, len(s), next, c.now(), err)
 			}
-			fired += len(s)
+			fired += len(s) // none when it read a slice of tombstones: it says to come back
 		}
 		claimed, _, err := d.ClaimTasks(ctx, "old", c.now(), c.now()+3_600_000, execs)
 		if err != nil || len(claimed) != execs {

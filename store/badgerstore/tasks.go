@@ -268,8 +268,8 @@ func (w *walker) spent() bool { return w.left <= 0 }
 // max, and next: the time of the first entry it left, 0 when none. It
 // starts at the index's floor (see floors), past the tombstones of entries
 // deleted before, and raises the floor to the first entry it finds; it
-// seeks past the stretch of tombstones a scan found before (floors.gaps),
-// and remembers the last one it finds. It reads at most maxWalk keys: one
+// seeks past the stretches of tombstones scans found before (floors.gaps),
+// and records those it finds. It reads at most maxWalk keys: one
 // that stops there returns as next the time it got to, at or before the
 // first entry left, so that its caller comes back then (at once, when
 // that is due).
@@ -277,19 +277,15 @@ func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next i
 	first, seen := int64(0), false
 	reached, cut := int64(0), false // the time of the last key read; whether maxWalk stopped the scan
 	w := newWalker()
-	g := t.floors.gapOf(kind)
 	var dead []byte // the first key of the stretch of tombstones being read
-	var found gap   // the last whole stretch of tombstones read
 	ended := true   // the scan read to the end of the index
 	err = t.scanVersions([]byte{kind}, timeKey(kind, t.floors.of(kind), ""), func(item *badger.Item) ([]byte, bool, error) {
 		k := item.Key()
-		if g.holds(k) {
+		if to := t.floors.past(kind, k); to != nil {
 			if dead == nil {
-				dead = g.from
+				dead = bytes.Clone(k)
 			}
 			w.left--
-			to := g.to
-			g = gap{}
 			return to, true, nil
 		}
 		at, id, err := splitTimeKey(k)
@@ -305,7 +301,8 @@ func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next i
 			}
 		default:
 			if dead != nil {
-				found, dead = gap{dead, bytes.Clone(k)}, nil
+				t.floors.found(kind, gap{dead, bytes.Clone(k)})
+				dead = nil
 			}
 			if !seen {
 				first, seen = at, true
@@ -319,7 +316,7 @@ func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next i
 		reached = at
 		if w.spent() {
 			if dead != nil {
-				found = gap{dead, append(bytes.Clone(k), 0)}
+				t.floors.found(kind, gap{dead, append(bytes.Clone(k), 0)})
 			}
 			next, cut, ended = at, true, false
 			return nil, false, nil
@@ -330,9 +327,8 @@ func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next i
 		return nil, 0, err
 	}
 	if ended && dead != nil {
-		found = gap{dead, []byte{kind + 1}} // to the end of the index
+		t.floors.found(kind, gap{dead, []byte{kind + 1}}) // to the end of the index
 	}
-	t.floors.found(kind, found)
 	switch {
 	case seen:
 		t.floors.raise(kind, first, true)
