@@ -42,8 +42,11 @@ func reopen(t testing.TB, d *DB, dir string, c *clock) *DB {
 // A restart starts the timer scan where the last one stored its floor,
 // past the tombstones of every timer that fired before, instead of at the
 // start of the index.
-func TestRestartKeepsTheTimerFloorPastFiredTimers(t *testing.T) {
-	dir := t.TempDir()
+// floorAtLate opens a store in dir where 300 timers fired and a timer
+// "late" is due in 1,000,000 ms, with the timer index's floor raised to
+// "late" and stored.
+func floorAtLate(t *testing.T, dir string) (*DB, *clock) {
+	t.Helper()
 	c := &clock{}
 	c.set(t0)
 	d := openAt(t, dir, c)
@@ -53,6 +56,12 @@ func TestRestartKeepsTheTimerFloorPastFiredTimers(t *testing.T) {
 		t.Fatalf("Timeouts = %d settled, %v", len(s), err) // raises the floor to "late"
 	}
 	create(t, d, store.Create{ID: "other", Timeout: store.NoTimeout}) // a write: stores it
+	return d, c
+}
+
+func TestRestartKeepsTheTimerFloorPastFiredTimers(t *testing.T) {
+	dir := t.TempDir()
+	d, c := floorAtLate(t, dir)
 	d = reopen(t, d, dir, c)
 	if f := d.floors.of(kindTimer); f != c.now()+1_000_000 {
 		t.Fatalf("timer floor after a restart = %d, want the live timer's %d (the start of the index is %d)", f, c.now()+1_000_000, int64(math.MinInt64))
@@ -69,26 +78,20 @@ func TestRestartKeepsTheTimerFloorPastFiredTimers(t *testing.T) {
 func TestTimerBelowAStoredFloorFiresAfterRestart(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		add  func(d *DB, c *clock)
+		add  func(t *testing.T, d *DB, c *clock)
 	}{
-		{"timeout in the past", func(d *DB, c *clock) {
+		{"timeout in the past", func(t *testing.T, d *DB, c *clock) {
 			create(t, d, store.Create{ID: "early", Timeout: c.now() - 5})
 		}},
-		{"clock went back", func(d *DB, c *clock) {
+		{"clock went back", func(t *testing.T, d *DB, c *clock) {
 			c.set(c.now() - 60_000)
 			create(t, d, store.Create{ID: "early", Timeout: c.now() + 1})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			c := &clock{}
-			c.set(t0)
-			d := openAt(t, dir, c)
-			fireTimers(t, d, c, "old", 300)
-			create(t, d, store.Create{ID: "late", Timeout: c.now() + 1_000_000})
-			d.Timeouts(ctx, c.now(), 1000, "", 0)                             // raises the floor to "late"
-			create(t, d, store.Create{ID: "other", Timeout: store.NoTimeout}) // stores it
-			tc.add(d, c)
+			d, c := floorAtLate(t, dir)
+			tc.add(t, d, c)
 			d = reopen(t, d, dir, c)
 			c.set(c.now() + 10)
 			s, _, next, err := d.Timeouts(ctx, c.now(), 1000, "", 0)

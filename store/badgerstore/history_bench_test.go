@@ -74,53 +74,23 @@ func buildHistory(tb testing.TB, d *DB, c *clock, n int) {
 	tb.Helper()
 	for i := 0; i < n; i += historyRound {
 		round := min(historyRound, n-i)
-		err := d.do(ctx, func(t *tx) error {
-			for j := range round {
-				if _, _, err := t.create(store.Create{ID: fmt.Sprintf("h%09d", i+j), Timeout: c.now() + 1}); err != nil {
-					return err
-				}
-			}
-			return nil
+		inOneOp(tb, d, round, func(t *tx, j int) error {
+			_, _, err := t.create(store.Create{ID: fmt.Sprintf("h%09d", i+j), Timeout: c.now() + 1})
+			return err
 		})
-		if err != nil {
-			tb.Fatal(err)
-		}
 		execs := round / 10
-		err = d.do(ctx, func(t *tx) error {
-			for j := range execs {
-				id := fmt.Sprintf("a%09d", i+j)
-				if _, _, err := t.create(store.Create{ID: id, Timeout: c.now() + 3_600_000}); err != nil {
-					return err
-				}
-			}
-			return nil
+		inOneOp(tb, d, execs, func(t *tx, j int) error {
+			_, _, err := t.create(store.Create{ID: fmt.Sprintf("a%09d", i+j), Timeout: c.now() + 3_600_000})
+			return err
 		})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		err = d.do(ctx, func(t *tx) error {
-			for j := range execs {
-				if _, err := t.settle(store.Settle{ID: fmt.Sprintf("a%09d", i+j), State: store.Resolved}, "", 0); err != nil {
-					return err
-				}
-			}
-			return nil
+		inOneOp(tb, d, execs, func(t *tx, j int) error {
+			_, err := t.settle(store.Settle{ID: fmt.Sprintf("a%09d", i+j), State: store.Resolved}, "", 0)
+			return err
 		})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		err = d.do(ctx, func(t *tx) error {
-			for j := range execs {
-				id := fmt.Sprintf("x%09d", i+j)
-				if _, _, _, err := t.start(store.Start{Promise: store.Create{ID: id, Timeout: store.NoTimeout}}, "", 0); err != nil {
-					return err
-				}
-			}
-			return nil
+		inOneOp(tb, d, execs, func(t *tx, j int) error {
+			_, _, _, err := t.start(store.Start{Promise: store.Create{ID: fmt.Sprintf("x%09d", i+j), Timeout: store.NoTimeout}}, "", 0)
+			return err
 		})
-		if err != nil {
-			tb.Fatal(err)
-		}
 		c.set(c.now() + 1)
 		for fired := 0; fired < round; {
 			s, _, next, err := d.Timeouts(ctx, c.now(), 1000, "", 0)
@@ -136,17 +106,27 @@ func buildHistory(tb testing.TB, d *DB, c *clock, n int) {
 		if err := d.Heartbeat(ctx, "old", c.now()+3_600_000); err != nil {
 			tb.Fatal(err)
 		}
-		err = d.do(ctx, func(t *tx) error {
-			for _, tk := range claimed {
-				if _, err := t.settle(store.Settle{ID: tk.Exec, State: store.Resolved}, "old", c.now()+3_600_000); err != nil {
-					return err
-				}
-			}
-			return nil
+		inOneOp(tb, d, len(claimed), func(t *tx, j int) error {
+			_, err := t.settle(store.Settle{ID: claimed[j].Exec, State: store.Resolved}, "old", c.now()+3_600_000)
+			return err
 		})
-		if err != nil {
-			tb.Fatal(err)
+	}
+}
+
+// inOneOp runs fn for j from 0 to n-1 in one store operation: many writes
+// to a commit.
+func inOneOp(tb testing.TB, d *DB, n int, fn func(t *tx, j int) error) {
+	tb.Helper()
+	err := d.do(ctx, func(t *tx) error {
+		for j := range n {
+			if err := fn(t, j); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
 	}
 }
 
