@@ -57,7 +57,10 @@
 //     (claims ready tasks for the free running slots: recovery at start,
 //     retries, tasks that waited for a slot, tasks other writers made;
 //     a slot given back wakes it while Host.backlog says tasks wait),
-//     timerLoop (settles promises past their timeout, sleeps among them), heartbeatLoop (renews this host's task leases) and watchdogLoop
+//     timerLoop (settles promises past their timeout, sleeps among them;
+//     between passes it sleeps until the earliest timeout, and a new timer
+//     only moves that wake-up earlier, Host.timerAdded, so a burst of new
+//     timers costs no pass of its own), heartbeatLoop (renews this host's task leases) and watchdogLoop
 //     (stops guests past Config.StepTimeout); and a fifth unless
 //     Config.Retention keeps everything, retentionLoop (purges what is
 //     past the retention a slice at a time through the store, pausing
@@ -103,6 +106,7 @@
 //     with a channel closed when it is handed a slot). A slot is given
 //     back to the pool under it, so a run that queues never misses one.
 //   - Host.funcMu guards Host.funcs (the function cache).
+//   - timerWake.mu (Host.timers) guards when the timer loop passes next.
 //   - moduleCache.mu guards the cache's map and clock; module.mu a module's
 //     state, users and pool fill.
 //   - heldStart.mu guards an InvokeWait start's state.

@@ -62,6 +62,7 @@ type Host struct {
 	queueBytes int
 	recovered  chan struct{} // closed once the first claim of tasks is dispatched
 	kicks      struct{ tasks, timers chan struct{} }
+	timers     timerWake // when the timer loop passes next; locked on its own
 
 	modules moduleCache // compiled modules and their pools; locked on its own
 
@@ -123,6 +124,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		watchers:     map[string]map[*watcher]struct{}{},
 		inflight:     map[string]bool{},
 		recovered:    make(chan struct{}),
+		timers:       newTimerWake(),
 	}
 	if cfg.HTTP != nil {
 		h.httpSlots = make(chan struct{}, cfg.HTTP.MaxInFlight)
@@ -391,7 +393,7 @@ func (h *Host) start(ctx context.Context, s store.Start) (store.Promise, error) 
 	}
 	if created {
 		if s.Promise.Timeout != store.NoTimeout {
-			kick(h.kicks.timers)
+			h.timerAdded(s.Promise.Timeout)
 		}
 		h.dispatch(s.Promise.ID, &fresh{exec: s.Execution, input: p.Param.Data})
 	}
@@ -514,7 +516,7 @@ func (h *Host) CreatePromise(ctx context.Context, c store.Create) (store.Promise
 	}
 	p, created, err := h.store.CreatePromise(ctx, c)
 	if err == nil && created && c.Timeout != store.NoTimeout {
-		kick(h.kicks.timers)
+		h.timerAdded(c.Timeout)
 	}
 	return p, created, err
 }

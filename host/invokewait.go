@@ -74,7 +74,7 @@ func (h *Host) InvokeWait(ctx context.Context, name string, input []byte, opts I
 		default:
 			hs.end(startWritten, nil)
 			if s.Promise.Timeout != store.NoTimeout {
-				kick(h.kicks.timers)
+				h.timerAdded(s.Promise.Timeout)
 			}
 		}
 		hs.mu.Unlock()

@@ -371,13 +371,14 @@ func (r *run) flush() {
 		}
 		r.unwind(err)
 	}
-	timers := false
+	timer := store.NoTimeout // the earliest timeout of the pending promises made
 	for i, p := range res.Creates {
 		hd := r.handles[r.createSeqs[i]-1]
 		if p.State.Settled() {
 			hd.settle(p)
+		} else {
+			timer = min(timer, p.Timeout)
 		}
-		timers = timers || p.Timeout != store.NoTimeout
 	}
 	for i, p := range res.Starts {
 		if p.State.Settled() {
@@ -388,8 +389,8 @@ func (r *run) flush() {
 	r.clearPending()
 	r.createSeqs, r.startSeqs = r.createSeqs[:0], r.startSeqs[:0]
 	r.emitLogs()
-	if timers {
-		kick(r.h.kicks.timers)
+	if timer != store.NoTimeout {
+		r.h.timerAdded(timer)
 	}
 	r.sendHTTP()
 }
@@ -441,7 +442,7 @@ func (r *run) commit(ctx context.Context, c store.Commit) (store.CommitResult, e
 		hs.end(startWritten, nil)
 	}
 	if hs.start.Promise.Timeout != store.NoTimeout {
-		kick(r.h.kicks.timers)
+		r.h.timerAdded(hs.start.Promise.Timeout)
 	}
 	return res, nil
 }

@@ -2,7 +2,9 @@ package host
 
 import (
 	"context"
+	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/reprise-wasm/reprise/store"
@@ -517,15 +519,17 @@ func (h *Host) taskLoop() {
 }
 
 // timerLoop settles promises whose timeout passed (durable sleeps among them)
-// and wakes what awaits them.
+// and wakes what awaits them. Between passes it sleeps until the earliest
+// timeout the store knows of, or one added meanwhile (Host.timerAdded).
 func (h *Host) timerLoop() {
 	for h.ctx.Err() == nil {
+		h.timers.begin()
 		settled, claimed, next, err := h.store.Timeouts(h.ctx, h.nowMs(), timerBatch, h.owner, h.leaseUntil())
 		if err != nil {
 			if h.ctx.Err() == nil {
 				h.log.Error("fire timers", "err", err)
 			}
-			if !h.wait(loopRetry, h.kicks.timers) {
+			if !h.sleepUntil(h.timers.plan(h.nowMs() + loopRetry.Milliseconds())) {
 				return
 			}
 			continue
@@ -537,14 +541,91 @@ func (h *Host) timerLoop() {
 		if len(settled) == timerBatch {
 			continue
 		}
-		d := timerPoll
+		at := h.nowMs() + timerPoll.Milliseconds()
 		if next > 0 {
-			d = min(d, time.Until(time.UnixMilli(next)))
+			at = min(at, next)
 		}
-		if !h.wait(max(d, 0), h.kicks.timers) {
+		if !h.sleepUntil(h.timers.plan(at)) {
 			return
 		}
 	}
+}
+
+// sleepUntil sleeps until the timer loop's pass planned at at (Unix ms),
+// or the earlier one a new timer moves it to; false when the host closes.
+func (h *Host) sleepUntil(at int64) bool {
+	for {
+		d := time.Until(time.UnixMilli(at))
+		if d <= 0 {
+			return true
+		}
+		if !h.wait(d, h.kicks.timers) {
+			return false
+		}
+		at = h.timers.planned()
+	}
+}
+
+// timerAdded tells the timer loop of a new timer due at deadline (Unix
+// ms). It wakes the loop only when the timer is due before the loop's
+// next pass, and then only to sleep until the new deadline: the pass
+// itself runs when something is due. So a burst of new timers — a fan-out
+// of sleeping children — costs the loop no store operation of its own.
+func (h *Host) timerAdded(deadline int64) {
+	if h.timers.add(deadline) {
+		kick(h.kicks.timers)
+	}
+}
+
+// timerWake is when the timer loop passes next.
+type timerWake struct {
+	mu sync.Mutex // guards at and early
+	// at is the Unix ms of the next pass, math.MinInt64 while a pass
+	// runs; early is, during a pass, the earliest timer added meanwhile
+	// (math.MaxInt64: none), which the pass may have missed.
+	at, early int64
+}
+
+func newTimerWake() timerWake { return timerWake{at: math.MinInt64, early: math.MaxInt64} }
+
+// add records a timer due at deadline and reports whether the loop must
+// wake to sleep less.
+func (w *timerWake) add(deadline int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.at == math.MinInt64 {
+		w.early = min(w.early, deadline)
+		return false
+	}
+	if deadline >= w.at {
+		return false
+	}
+	w.at = deadline
+	return true
+}
+
+// begin marks a pass as running: the timers added from now on may be
+// written after its scan.
+func (w *timerWake) begin() {
+	w.mu.Lock()
+	w.at, w.early = math.MinInt64, math.MaxInt64
+	w.mu.Unlock()
+}
+
+// plan ends a pass: the next is at at, or earlier for a timer added
+// during the pass. It returns when.
+func (w *timerWake) plan(at int64) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.at = min(at, w.early)
+	return w.at
+}
+
+// planned is when the next pass is.
+func (w *timerWake) planned() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.at
 }
 
 // heartbeatLoop renews the leases of the tasks this host owns, three

@@ -35,6 +35,8 @@ func TestMain(m *testing.M) {
 		os.Exit(countersChild(os.Getenv(envDir)))
 	case "purge":
 		os.Exit(purgeChild(os.Getenv(envDir)))
+	case "timers":
+		os.Exit(timersChild(os.Getenv(envDir)))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode")
 		os.Exit(2)

@@ -150,6 +150,10 @@ func Open(dir string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
+	if err := bdb.View(d.floors.load); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
 	if d.readOnly {
 		// The indexes are brought up to date when it opens read-write;
 		// until then, use those it has.
@@ -321,7 +325,7 @@ func (d *DB) commitLoop() {
 	defer close(d.exited)
 	var ops []*op
 	b := &batch{stats: &d.stats}
-	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors}
+	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors, places: map[string][]byte{}}
 	for range d.signal {
 		for {
 			d.mu.Lock()
@@ -368,6 +372,9 @@ func (d *DB) runBatch(b *batch, t *tx, ops []*op) {
 				if fatal != nil {
 					d.fail(fatal)
 				}
+			}
+			if o.err == nil {
+				t.succeeded()
 			}
 		}
 	}

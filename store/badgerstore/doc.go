@@ -16,11 +16,15 @@
 // are reclaimed a slice at a time); functions.go (modules and
 // functions); stats.go (the counters behind Stats); purge.go (retention:
 // Purge, its done index and children lists, the backfill of stores written
-// before them, and ReclaimSpace). keys.go documents the key layout, one
-// prefix byte per kind of record plus the indexes (timers, ready and
-// leased tasks, tasks by owner, callbacks, settled promises by settlement,
-// children by parent, the schema version); codec.go the values' versioned
-// encoding. db.go is the committer, tx.go the transaction an
+// before them, and ReclaimSpace); floors.go (where each time index's live
+// entries begin, stored with the writes that move it so that a restart
+// does not read the tombstones of everything that fired before, the
+// stretches of tombstones a scan skips, and the bound on what one scan
+// reads). keys.go documents the key layout, one prefix byte per kind of
+// record plus the indexes (timers, ready and leased tasks, tasks by owner,
+// callbacks, settled promises by settlement, children by parent, pending
+// promises) and the stored floors and schema version; codec.go the
+// values' versioned encoding. db.go is the committer, tx.go the transaction an
 // operation runs in. open.go holds Badger's options — sized for one small
 // store per tenant (16 MiB memtables, two of them, values from 1 KiB in the
 // value log, an 8 MiB block cache) — and the open path, which removes the
@@ -65,6 +69,12 @@
 // operation leaves nothing behind. The committer is the only writer, so
 // Badger's conflict detection is off. A batch that grows large is split into
 // several transactions, each committed (and synced) before the next begins.
+//
+// Nothing in the committer may take long, since every operation waits for
+// it: operations are point reads and writes, and a scan of an index reads
+// at most a bounded slice of it (maxWalk keys, tombstones included),
+// starting past the tombstones of what earlier scans consumed (floors.go),
+// so its cost follows the live entries, not the store's history.
 //
 // The fsync is Badger's own SyncWrites, not an explicit DB.Sync after a
 // commit without it: DB.Sync syncs only the active memtable log and value log

@@ -29,6 +29,7 @@ const (
 	kindVersion     = 'v' // v len name version       → function version
 	kindFunction    = 'f' // f name                   → latest version of a function
 	kindCounters    = 's' // s                        → counters (see stats.go)
+	kindFloor       = 'F' // F index kind             → the index's floor (see floors.go)
 	kindPendingIdx  = 'P' // P id                     → (empty) promises stored pending (see schema.go)
 	// Retention (see purge.go).
 	kindDone     = 'd' // d settledAt id            → (empty) settled promises purgeable on their own, by settlement

@@ -81,21 +81,29 @@ type lapsedOwner struct {
 }
 
 // scanLapsed returns up to room tasks of owners whose lease ended at or
-// before now, and the lapsed owners that hold nothing past those. It only reads,
-// so an operation calls it before it writes. Each owner's tasks are read
-// from where the previous slice ended (floors.owners).
-func (t *tx) scanLapsed(now int64, room int) (orphans []orphanTask, empty []lapsedOwner, err error) {
-	hits, _, err := t.scanIndex(kindExpiry, now, maxLapsedOwners)
+// before now, and the lapsed owners that hold nothing past those; more
+// says that lapsed owners may hold more than it read (claimable now). It
+// only reads, so an operation calls it before it writes.
+//
+// Each owner's tasks are read from where the previous slice ended
+// (floors.owners; tx.places moves it once the operation has succeeded),
+// and a slice reads at most maxWalk keys: an owner's index holds the
+// tombstones of every task it finished, until a compaction drops them,
+// and an owner that died after a long life leaves many.
+func (t *tx) scanLapsed(now int64, room int) (orphans []orphanTask, empty []lapsedOwner, more bool, err error) {
+	hits, next, err := t.scanIndex(kindExpiry, now, maxLapsedOwners)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
+	more = next != 0 && next <= now // more lapsed owners than it read
+	w := newWalker()
 	for _, h := range hits {
-		if len(orphans) >= room {
-			break
+		if len(orphans) >= room || w.spent() {
+			return orphans, empty, true, nil
 		}
 		until, ok, err := t.ownerLease(h.id)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		if !ok || until != h.at {
 			// Stale: dropped with the operation's writes, after every scan.
@@ -103,43 +111,36 @@ func (t *tx) scanLapsed(now int64, room int) (orphans []orphanTask, empty []laps
 			continue
 		}
 		prefix := ownerPrefix(h.id)
-		from := t.floors.owners[h.id]
 		var last []byte
-		more := false
-		scan := func(from []byte) error {
-			return t.scan(prefix, from, func(item *badger.Item) (bool, error) {
-				if len(orphans) >= room {
-					more = true
-					return false, nil
-				}
-				k := item.Key()
-				orphans = append(orphans, orphanTask{h.id, string(k[len(prefix):])})
-				last = item.KeyCopy(nil)
-				return true, nil
-			})
-		}
-		err = scan(from)
-		if err == nil && last == nil && !more && from != nil {
-			// Nothing past where the last slice ended. Before the owner
-			// counts as holding nothing, look once from its first task:
-			// a slice whose operation failed moved the place on all the
-			// same.
-			delete(t.floors.owners, h.id)
-			err = scan(nil)
-		}
+		left := false
+		err = t.scanVersions(prefix, t.floors.owners[h.id], func(item *badger.Item) ([]byte, bool, error) {
+			if len(orphans) >= room || w.spent() {
+				left = true
+				return nil, false, nil
+			}
+			if w.live(item) {
+				orphans = append(orphans, orphanTask{h.id, string(item.Key()[len(prefix):])})
+			}
+			last = item.KeyCopy(last[:0])
+			return nil, true, nil
+		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
-		if !more {
+		if !left {
 			// It holds nothing past what this operation takes.
 			empty = append(empty, lapsedOwner{h.id, until, false})
 		} else if last != nil {
-			// The next slice starts after the last key taken: it is
-			// claimed by this operation, or stale and dropped by it.
-			t.floors.owners[h.id] = append(last, 0)
+			// The next slice starts after the last key read: a task
+			// this operation claims, a stale one it drops, or a
+			// tombstone.
+			t.places[h.id] = append(last, 0)
+			more = true
+		} else {
+			more = true
 		}
 	}
-	return orphans, empty, nil
+	return orphans, empty, more, nil
 }
 
 // voidLeases ends every owner's lease. Open runs it before the committer

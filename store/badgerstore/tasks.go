@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -224,31 +225,120 @@ type indexHit struct {
 	id  string
 }
 
+// maxWalk bounds the keys one scan of an index reads, tombstones and older
+// versions included. Tombstones can lie between live entries — promises
+// settled long before their timeout, tasks an owner finished before it
+// died — and a scan reads such a stretch a slice at a time, one slice per
+// operation, so that no operation holds the committer for long however
+// long the stretch.
+const maxWalk = 4096
+
+// walker follows a scanVersions scan: which versions are live, and how
+// many keys the scan may still read.
+type walker struct {
+	left int
+	last []byte // the key of the version read before
+}
+
+func newWalker() walker { return walker{left: maxWalk} }
+
+// read counts item against the budget and reports whether it is the
+// newest version of its key, the one that says whether the key is live;
+// an older one says nothing.
+func (w *walker) read(item *badger.Item) (newest bool) {
+	w.left--
+	k := item.Key()
+	if bytes.Equal(k, w.last) {
+		return false
+	}
+	w.last = append(w.last[:0], k...)
+	return true
+}
+
+// live reports whether item is the newest version of a key and not a
+// tombstone; it counts item against the budget.
+func (w *walker) live(item *badger.Item) bool {
+	return w.read(item) && !item.IsDeletedOrExpired()
+}
+
+// spent reports whether the scan has read all it may.
+func (w *walker) spent() bool { return w.left <= 0 }
+
 // scanIndex returns the entries of a time index with at <= until, up to
-// max, and the time of the first entry it left, 0 when none. It starts at
-// the index's floor (see floors), past the tombstones of entries deleted
-// before, and raises the floor to the first entry it finds.
+// max, and next: the time of the first entry it left, 0 when none. It
+// starts at the index's floor (see floors), past the tombstones of entries
+// deleted before, and raises the floor to the first entry it finds; it
+// seeks past the stretches of tombstones scans found before (floors.gaps),
+// and records those it finds. It reads at most maxWalk keys: one
+// that stops there returns as next the time it got to, at or before the
+// first entry left, so that its caller comes back then (at once, when
+// that is due).
 func (t *tx) scanIndex(kind byte, until int64, max int) (hits []indexHit, next int64, err error) {
 	first, seen := int64(0), false
-	err = t.scan([]byte{kind}, timeKey(kind, t.floors.of(kind), ""), func(item *badger.Item) (bool, error) {
-		at, id, err := splitTimeKey(item.Key())
+	reached, cut := int64(0), false // the time of the last key read; whether maxWalk stopped the scan
+	w := newWalker()
+	var dead []byte // the first key of the stretch of tombstones being read
+	ended := true   // the scan read to the end of the index
+	err = t.scanVersions([]byte{kind}, timeKey(kind, t.floors.of(kind), ""), func(item *badger.Item) ([]byte, bool, error) {
+		k := item.Key()
+		if to := t.floors.past(kind, k); to != nil {
+			if dead == nil {
+				dead = bytes.Clone(k)
+			}
+			w.left--
+			return to, true, nil
+		}
+		at, id, err := splitTimeKey(k)
 		if err != nil {
-			return false, err
+			return nil, false, err
 		}
-		if !seen {
-			first, seen = at, true
+		switch {
+		case !w.read(item):
+			// An older version of the key before, live or not.
+		case item.IsDeletedOrExpired():
+			if dead == nil {
+				dead = bytes.Clone(k)
+			}
+		default:
+			if dead != nil {
+				t.floors.found(kind, gap{dead, bytes.Clone(k)})
+				dead = nil
+			}
+			if !seen {
+				first, seen = at, true
+			}
+			if at > until || len(hits) >= max {
+				next, ended = at, false
+				return nil, false, nil
+			}
+			hits = append(hits, indexHit{item.KeyCopy(nil), at, id})
 		}
-		if at > until || len(hits) >= max {
-			next = at
-			return false, nil
+		reached = at
+		if w.spent() {
+			if dead != nil {
+				t.floors.found(kind, gap{dead, append(bytes.Clone(k), 0)})
+			}
+			next, cut, ended = at, true, false
+			return nil, false, nil
 		}
-		hits = append(hits, indexHit{item.KeyCopy(nil), at, id})
-		return true, nil
+		return nil, true, nil
 	})
-	if err == nil {
-		t.floors.raise(kind, first, seen)
+	if err != nil {
+		return nil, 0, err
 	}
-	return hits, next, err
+	if ended && dead != nil {
+		t.floors.found(kind, gap{dead, []byte{kind + 1}}) // to the end of the index
+	}
+	switch {
+	case seen:
+		t.floors.raise(kind, first, true)
+	case cut:
+		// It read only tombstones, up to where it got.
+		t.floors.raise(kind, reached, true)
+	default:
+		t.floors.raise(kind, 0, false)
+	}
+	return hits, next, nil
 }
 
 // staleIndex drops an index entry whose record is missing or does not match.
@@ -279,11 +369,12 @@ func (d *DB) ClaimTasks(ctx context.Context, owner string, now, leaseUntil int64
 		var orphans []orphanTask
 		var lapsed []lapsedOwner
 		if room := max - len(ready); room > 0 {
-			orphans, lapsed, err = t.scanLapsed(now, room)
+			var more bool
+			orphans, lapsed, more, err = t.scanLapsed(now, room)
 			if err != nil {
 				return err
 			}
-			if len(orphans) == room { // lapsed owners may hold more: claimable now
+			if more { // lapsed owners may hold more: claimable now
 				next = earliest(next, now)
 			}
 		}
@@ -425,9 +516,10 @@ func (d *DB) voidLegacyLeases() (int, error) {
 	const round = 2000
 	total := 0
 	for {
-		n := 0
+		n, next := 0, int64(0)
 		err := d.runAlone(func(t *tx) error {
-			leased, _, err := t.scanIndex(kindLegacyLease, math.MaxInt64, round)
+			leased, left, err := t.scanIndex(kindLegacyLease, math.MaxInt64, round)
+			next = left
 			if err != nil {
 				return err
 			}
@@ -451,7 +543,7 @@ func (d *DB) voidLegacyLeases() (int, error) {
 			return total, err
 		}
 		total += n
-		if n < round {
+		if next == 0 { // none left (a full round, or tombstones, leave one)
 			return total, nil
 		}
 	}
@@ -461,7 +553,7 @@ func (d *DB) voidLegacyLeases() (int, error) {
 // starts.
 func (d *DB) runAlone(fn func(t *tx) error) error {
 	b := &batch{db: d.bdb, stats: &d.stats}
-	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors}
+	t := &tx{log: d.log, index: make(map[string]int), floors: &d.floors, places: map[string][]byte{}}
 	b.begin()
 	t.reset(b.txn, d.nowMs())
 	err := runOp(fn, t)
@@ -472,5 +564,9 @@ func (d *DB) runAlone(fn func(t *tx) error) error {
 		b.discard()
 		return err
 	}
-	return b.finish()
+	if err := b.finish(); err != nil {
+		return err
+	}
+	t.succeeded()
+	return nil
 }

@@ -46,12 +46,16 @@ type tx struct {
 	// frees marks an operation that deletes to free space (a purge): the
 	// space check lets it through even at a limit.
 	frees bool
+	// places are where reclaiming each owner's tasks got to in this
+	// operation; they become floors.owners if it succeeds.
+	places map[string][]byte
 }
 
 func (t *tx) reset(txn *badger.Txn, now int64) {
 	clear(t.writes) // drop references for the GC
 	t.writes = t.writes[:0]
 	clear(t.index)
+	clear(t.places)
 	t.txn, t.now, t.bytes, t.err, t.delta, t.frees = txn, now, 0, nil, counters{}, false
 }
 
@@ -82,6 +86,13 @@ func (t *tx) get(key []byte, fn func(val []byte) error) (bool, error) {
 		return false, fmt.Errorf("read %q: %w", key, err)
 	}
 	return true, nil
+}
+
+// succeeded keeps what the operation, now applied, learnt of the indexes.
+func (t *tx) succeeded() {
+	for owner, place := range t.places {
+		t.floors.owners[owner] = place
+	}
 }
 
 func (t *tx) has(key []byte) (bool, error) { return t.get(key, nil) }
@@ -122,7 +133,7 @@ func (t *tx) put(w write) {
 // is a bug this reports.
 func (t *tx) scan(prefix, start []byte, fn func(item *badger.Item) (more bool, err error)) error {
 	if len(t.writes) > 0 {
-		return errors.New("internal error: scan after write in one store operation")
+		return errScanAfterWrite
 	}
 	return t.scanCommitted(prefix, start, fn)
 }
@@ -132,18 +143,46 @@ func (t *tx) scan(prefix, start []byte, fn func(item *badger.Item) (more bool, e
 // operation has not written (a purge scans the children and journal of one
 // promise after writing the deletes of another's).
 func (t *tx) scanCommitted(prefix, start []byte, fn func(item *badger.Item) (more bool, err error)) error {
-	it := t.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	return t.iterate(badger.IteratorOptions{Prefix: prefix}, start, func(item *badger.Item) ([]byte, bool, error) {
+		more, err := fn(item)
+		return nil, more, err
+	})
+}
+
+// scanVersions is scan over every version of every key, tombstones
+// included (item.IsDeletedOrExpired), newest version of a key first: for
+// a scan that bounds what it reads, tombstones and all (see walker). fn
+// may return a key to seek to, instead of going on to the next.
+func (t *tx) scanVersions(prefix, start []byte, fn func(item *badger.Item) (seek []byte, more bool, err error)) error {
+	if len(t.writes) > 0 {
+		return errScanAfterWrite
+	}
+	return t.iterate(badger.IteratorOptions{Prefix: prefix, AllVersions: true}, start, fn)
+}
+
+var errScanAfterWrite = errors.New("internal error: scan after write in one store operation")
+
+// iterate runs fn over the keys of opts.Prefix from start, seeking where fn
+// says to.
+func (t *tx) iterate(opts badger.IteratorOptions, start []byte, fn func(item *badger.Item) (seek []byte, more bool, err error)) error {
+	prefix := opts.Prefix
+	it := t.txn.NewIterator(opts)
 	defer it.Close()
 	if start == nil || bytes.Compare(start, prefix) < 0 {
 		start = prefix
 	}
-	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
-		more, err := fn(it.Item())
+	for it.Seek(start); it.ValidForPrefix(prefix); {
+		seek, more, err := fn(it.Item())
 		if err != nil {
 			return err
 		}
 		if !more {
 			break
+		}
+		if seek != nil {
+			it.Seek(seek)
+		} else {
+			it.Next()
 		}
 	}
 	return nil
@@ -167,6 +206,7 @@ func (b *batch) begin() { b.txn = b.db.NewTransaction(true) }
 // fails only this operation; fatal means the batch's transaction could not be
 // committed and the store can no longer be trusted.
 func (b *batch) apply(t *tx) (opErr, fatal error) {
+	t.floors.persist(t) // in the same transaction as the writes: see floors.go
 	if len(b.applied) > 0 && (len(b.applied)+len(t.writes) > maxTxnWrites || b.bytes+t.bytes > maxTxnBytes) {
 		if err := b.commit(); err != nil {
 			return err, err
@@ -195,6 +235,7 @@ func (b *batch) apply(t *tx) (opErr, fatal error) {
 	b.applied = append(b.applied, t.writes...)
 	b.bytes += t.bytes
 	b.delta.add(&t.delta)
+	t.floors.persisted()
 	return nil, nil
 }
 
