@@ -17,6 +17,9 @@
 //     alternate between the two sample by sample, then a round of
 //     -sleepers executions sleeping -sleep each runs on one, then on the
 //     other (which first alternates by round).
+//   - purge: retention at a period of zero over the used store (which it
+//     consumes: copy it first), with the disk use before, after the purge
+//     and after reclaiming the space, and the latency of gets meanwhile.
 //   - memory: one host on one fresh store, -rounds rounds of -sleepers
 //     sleeping executions, then a burst of -burst quick ones, then idle;
 //     the memory after each, and a heap profile at the end (-heapprofile).
@@ -63,7 +66,7 @@ type options struct {
 
 func run() error {
 	var o options
-	flag.StringVar(&o.mode, "mode", "history", "history (used store against fresh ones) or memory (memory after bursts in one host)")
+	flag.StringVar(&o.mode, "mode", "history", "history (used store against fresh ones), memory (memory after bursts in one host) or purge (retention over the used store)")
 	flag.StringVar(&o.dir, "dir", "", "working directory for the stores (default: a new temporary one, removed at the end); the used store is DIR/used and is kept")
 	flag.StringVar(&o.wasm, "wasm", "conformance/c/guest.wasm", "the C conformance guest")
 	flag.IntVar(&o.executions, "executions", 1_000_000, "history: quick executions to build the used store with")
@@ -101,8 +104,10 @@ func run() error {
 		return history(ctx, o, wasm, log)
 	case "memory":
 		return memory(ctx, o, wasm, log)
+	case "purge":
+		return purge(ctx, o, log)
 	default:
-		return fmt.Errorf("-mode %q: want history or memory", o.mode)
+		return fmt.Errorf("-mode %q: want history, memory or purge", o.mode)
 	}
 }
 
