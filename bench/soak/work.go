@@ -51,7 +51,10 @@ func openSoak(ctx context.Context, dir string, wasm []byte, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	h, err := host.New(ctx, host.Config{Store: db, Logger: log, NewEngine: newEngine})
+	// The history is what is measured, so retention keeps it (and the
+	// backfill of a store built before retention does not run during the
+	// rounds); -mode purge measures retention on its own.
+	h, err := host.New(ctx, host.Config{Store: db, Logger: log, NewEngine: newEngine, Retention: host.KeepForever})
 	if err != nil {
 		db.Close()
 		return nil, err
