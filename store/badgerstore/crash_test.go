@@ -112,6 +112,58 @@ func helper(t *testing.T, mode, dir string) *exec.Cmd {
 	return cmd
 }
 
+// killChild runs the helper process of mode on dir and passes each whole
+// line it prints to onLine, which says whether the line acknowledged a
+// write (and fails the test on a line it does not know). Once killAfter
+// writes are acknowledged it kills the process with SIGKILL — no cleanup,
+// no Close — and returns after the process has ended. A child that ends
+// before the kill fails the test. A fragment without its newline was never
+// acknowledged, so it is not passed on.
+func killChild(t *testing.T, mode, dir string, killAfter int, onLine func(line string) (ack bool)) {
+	t.Helper()
+	cmd := helper(t, mode, dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	defer func() {
+		if !waited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	r := bufio.NewReader(stdout)
+	acks, killed := 0, false
+	for {
+		line, err := r.ReadString('\n')
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if onLine(strings.TrimSuffix(line, "\n")) {
+			acks++
+		}
+		if acks == killAfter && !killed {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+		}
+	}
+	err = cmd.Wait()
+	waited = true
+	if !killed {
+		t.Fatalf("the %s child ended before the kill, after %d acknowledged writes: %v", mode, acks, err)
+	}
+	t.Logf("%s child killed after %d acknowledged writes (%v)", mode, acks, err)
+}
+
 // TestCrashRecovery kills a writing process with SIGKILL and checks that every
 // write it acknowledged survives, whole, and that its leases are void. (A
 // process crash: the kernel keeps what was written. Power loss, which the
@@ -121,56 +173,23 @@ func TestCrashRecovery(t *testing.T) {
 		t.Skip("spawns a child process")
 	}
 	dir := t.TempDir()
-	cmd := helper(t, "crash", dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waited bool
-	t.Cleanup(func() {
-		if !waited {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-
-	const killAfter = 3000
-	r := bufio.NewReader(stdout)
 	var acked []string
-	started, killed := false, false
-	for {
-		line, err := r.ReadString('\n')
-		if err == io.EOF {
-			break // a fragment without its newline was never acknowledged
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		line = strings.TrimSuffix(line, "\n")
+	started := false
+	killChild(t, "crash", dir, 3000, func(line string) bool {
 		switch {
 		case line == "started":
 			started = true
 		case strings.HasPrefix(line, "ack "):
 			acked = append(acked, strings.TrimPrefix(line, "ack "))
+			return true
 		default:
 			t.Fatalf("child said %q", line)
 		}
-		if len(acked) == killAfter && !killed {
-			if err := cmd.Process.Kill(); err != nil { // SIGKILL: no cleanup, no Close
-				t.Fatal(err)
-			}
-			killed = true
-		}
+		return false
+	})
+	if !started {
+		t.Fatal("the child never said it started")
 	}
-	err = cmd.Wait()
-	waited = true
-	if !started || !killed {
-		t.Fatalf("child ended before the kill (started %v, %d acks): %v", started, len(acked), err)
-	}
-	t.Logf("child killed after %d acknowledged writes (%v)", len(acked), err)
 
 	clk := &clock{}
 	clk.set(time.Now().UnixMilli())

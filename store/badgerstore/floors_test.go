@@ -1,10 +1,8 @@
 package badgerstore
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"strconv"
@@ -218,33 +216,8 @@ func TestCrashWhileTimersAreWrittenLosesNoTimer(t *testing.T) {
 		t.Skip("spawns a child process")
 	}
 	dir := t.TempDir()
-	cmd := helper(t, "timers", dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waited bool
-	t.Cleanup(func() {
-		if !waited {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	const killAfter = 3000
-	r := bufio.NewReader(stdout)
 	acked := map[string]int64{}
-	killed := false
-	for {
-		line, err := r.ReadString('\n')
-		if err == io.EOF {
-			break // a fragment without its newline was never acknowledged
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	killChild(t, "timers", dir, 3000, func(line string) bool {
 		f := strings.Fields(line)
 		switch {
 		case len(f) == 1 && f[0] == "started":
@@ -254,21 +227,12 @@ func TestCrashWhileTimersAreWrittenLosesNoTimer(t *testing.T) {
 				t.Fatalf("child said %q", line)
 			}
 			acked[f[1]] = at
+			return true
 		default:
 			t.Fatalf("child said %q", line)
 		}
-		if len(acked) == killAfter && !killed {
-			if err := cmd.Process.Kill(); err != nil { // SIGKILL: no cleanup, no Close
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	err = cmd.Wait()
-	waited = true
-	if !killed {
-		t.Fatalf("child ended before the kill (%d acks): %v", len(acked), err)
-	}
+		return false
+	})
 
 	c := &clock{}
 	c.set(time.Now().UnixMilli() + 60_000) // every timer acknowledged is due

@@ -1,7 +1,6 @@
 package badgerstore
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -400,46 +399,20 @@ func TestPurgeSurvivesAKillMidway(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := helper(t, "purge", dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := false
-	t.Cleanup(func() {
-		if !waited {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	const killAfter = 10
-	r := bufio.NewScanner(stdout)
-	passes, killed := 0, false
-	for r.Scan() {
-		switch r.Text() {
+	passes := 0
+	killChild(t, "purge", dir, 10, func(line string) bool {
+		switch line {
 		case "started":
 		case "slice":
 			passes++
+			return true
 		case "done":
 			t.Fatalf("the purge finished in %d slices, before the kill", passes)
 		default:
-			t.Fatalf("child said %q", r.Text())
+			t.Fatalf("child said %q", line)
 		}
-		if passes == killAfter && !killed {
-			if err := cmd.Process.Kill(); err != nil { // SIGKILL: no Close
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	cmd.Wait()
-	waited = true
-	if !killed {
-		t.Fatalf("child ended after %d slices, before the kill", passes)
-	}
+		return false
+	})
 
 	d = openAt(t, dir, clk)
 	present(t, d, live...)

@@ -1,7 +1,6 @@
 package badgerstore
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"sync"
@@ -260,30 +259,7 @@ func TestStatsExactAfterCrash(t *testing.T) {
 		t.Skip("spawns a child process")
 	}
 	dir := t.TempDir()
-	cmd := helper(t, "counters", dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer cmd.Process.Kill()
-	r := bufio.NewReader(stdout)
-	for oks := 0; oks < 100; {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("child ended early: %v", err)
-		}
-		if line == "ok\n" {
-			oks++
-		}
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	killChild(t, "counters", dir, 100, func(line string) bool { return line == "ok" })
 
 	d := openAt(t, dir, nil)
 	got := checkCounters(t, d, nil)
