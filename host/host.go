@@ -69,13 +69,15 @@ type Host struct {
 	funcMu sync.Mutex                // guards funcs
 	funcs  map[string]cachedFunction // name → latest version seen
 
-	execMu sync.Mutex         // guards active, the fields of every active in it, and parked
-	active map[string]*active // executions driven by a goroutine here, by id
-	parked list.List          // of *active parked in memory, longest-parked first: the eviction order
-	execs  execCounts         // executions by state; atomic, written under execMu
+	execMu     sync.Mutex         // guards active, activePeak, the fields of every active in it, and parked
+	active     map[string]*active // executions driven by a goroutine here, by id
+	activePeak int                // the most active has held since it was made (see shrunk)
+	parked     list.List          // of *active parked in memory, longest-parked first: the eviction order
+	execs      execCounts         // executions by state; atomic, written under execMu
 
-	watchMu  sync.Mutex                       // guards watchers
-	watchers map[string]map[*watcher]struct{} // promise id → waiting parties
+	watchMu      sync.Mutex                       // guards watchers and watchersPeak
+	watchers     map[string]map[*watcher]struct{} // promise id → waiting parties
+	watchersPeak int
 
 	httpMu    sync.Mutex      // guards inflight
 	inflight  map[string]bool // http promise ids whose request this process is sending

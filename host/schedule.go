@@ -349,6 +349,7 @@ func (h *Host) watch(ids ...string) *watcher {
 		if m == nil {
 			m = map[*watcher]struct{}{}
 			h.watchers[id] = m
+			h.watchersPeak = max(h.watchersPeak, len(h.watchers))
 		}
 		m[w] = struct{}{}
 	}
@@ -366,6 +367,7 @@ func (h *Host) unwatch(w *watcher) {
 			}
 		}
 	}
+	h.watchers = shrunk(h.watchers, &h.watchersPeak)
 	h.watchMu.Unlock()
 }
 

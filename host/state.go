@@ -3,6 +3,7 @@ package host
 import (
 	"container/list"
 	"fmt"
+	"maps"
 	"sync/atomic"
 )
 
@@ -100,6 +101,7 @@ func (h *Host) setState(a *active, to execState) {
 	a.state = to
 	if to == execDone {
 		delete(h.active, a.id)
+		h.active = shrunk(h.active, &h.activePeak)
 		return
 	}
 	h.execs.by[to].Add(1)
@@ -110,5 +112,24 @@ func (h *Host) newActive(id string, f *fresh) *active {
 	a := &active{id: id, state: execQueued, fresh: f}
 	h.execs.by[execQueued].Add(1)
 	h.active[id] = a
+	h.activePeak = max(h.activePeak, len(h.active))
 	return a
+}
+
+// shrinkMin is the least peak of a map that shrunk copies.
+const shrinkMin = 1024
+
+// shrunk returns m, or a copy of it once it holds under an eighth of the
+// most it held (*peak, which the copy resets) and that was many: a Go map
+// never gives back the room of deleted entries, so a burst of executions
+// would otherwise be held for the host's life. The copy costs len(m),
+// paid for by the deletions before it.
+func shrunk[K comparable, V any](m map[K]V, peak *int) map[K]V {
+	if *peak < shrinkMin || 8*len(m) >= *peak {
+		return m
+	}
+	n := make(map[K]V, len(m))
+	maps.Copy(n, m)
+	*peak = len(m)
+	return n
 }
