@@ -149,32 +149,16 @@ func (t *tx) purgeOne(h indexHit, budget int) (done bool, used int, moved bool, 
 	}
 	// Children: settled ones go to the done index at this promise's time,
 	// pending ones leave the list and index themselves when they settle.
-	complete := true
 	if !place.childrenDone {
 		cp := childPrefix(id)
-		start := place.child
-		if start == nil {
-			start = cp
-		}
-		err = t.scanCommitted(cp, start, func(item *badger.Item) (bool, error) {
-			if used >= budget {
-				place.child = item.KeyCopy(nil)
-				complete = false
-				return false, nil
-			}
-			used++
-			k := item.KeyCopy(nil)
+		complete, err := t.deleteSlice(cp, &place.child, budget, &used, func(k []byte, _ *badger.Item) error {
 			child := string(k[len(cp):])
 			cst, _, found, err := t.promiseHead(child)
-			if err != nil {
-				return false, err
-			}
-			if found && cst.Settled() {
+			if err == nil && found && cst.Settled() {
 				t.set(timeKey(kindDone, h.at, child), nil)
 				moved = true
 			}
-			t.del(k)
-			return true, nil
+			return err
 		})
 		if err != nil || !complete {
 			return false, used, moved, err
@@ -183,22 +167,9 @@ func (t *tx) purgeOne(h indexHit, budget int) (done bool, used int, moved bool, 
 	}
 	// The journal: every attempt's, under one prefix (its length comes
 	// first, so no other execution's keys share it).
-	jp := appendLenString([]byte{kindJournal}, id)
-	start := place.journal
-	if start == nil {
-		start = jp
-	}
-	err = t.scanCommitted(jp, start, func(item *badger.Item) (bool, error) {
-		if used >= budget {
-			place.journal = item.KeyCopy(nil)
-			complete = false
-			return false, nil
-		}
-		used++
-		k := item.KeyCopy(nil)
-		t.del(k)
+	complete, err := t.deleteSlice(appendLenString([]byte{kindJournal}, id), &place.journal, budget, &used, func(k []byte, item *badger.Item) error {
 		t.delta.journal -= int64(len(k)) + item.ValueSize()
-		return true, nil
+		return nil
 	})
 	if err != nil || !complete {
 		return false, used, moved, err
@@ -446,4 +417,31 @@ func (d *DB) directly(fn func(*badger.DB) error) error {
 		return nil
 	}
 	return fn(d.bdb)
+}
+
+// deleteSlice deletes the keys of prefix from *from on (its start when nil),
+// calling each on every key before its delete, while *used is under budget;
+// it counts each key in *used. When the budget runs out first, *from is the
+// first key left and complete is false: the next slice goes on from there.
+func (t *tx) deleteSlice(prefix []byte, from *[]byte, budget int, used *int, each func(k []byte, item *badger.Item) error) (complete bool, err error) {
+	start := *from
+	if start == nil {
+		start = prefix
+	}
+	complete = true
+	err = t.scanCommitted(prefix, start, func(item *badger.Item) (bool, error) {
+		if *used >= budget {
+			*from = item.KeyCopy(nil)
+			complete = false
+			return false, nil
+		}
+		*used++
+		k := item.KeyCopy(nil)
+		if err := each(k, item); err != nil {
+			return false, err
+		}
+		t.del(k)
+		return true, nil
+	})
+	return complete, err
 }
